@@ -1,0 +1,8 @@
+"""The ``treadle`` command."""
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """Treadle."""

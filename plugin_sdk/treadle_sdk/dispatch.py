@@ -1,0 +1,208 @@
+"""Running one operation of one registered extension: the core both hosts share.
+
+The :class:`Dispatcher` checks the arguments against the operation's argument model, runs the
+plugin's method the way its shape asks (async, generator, blocking in a worker thread), and checks
+every result against the operation's result type. Whatever goes wrong comes out as a typed
+:class:`~treadle_sdk.errors.PluginError` naming the plugin and the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Executor
+from typing import Any
+
+from pydantic import ValidationError
+
+from .context import CallContext
+from .errors import (
+    PluginError,
+    PluginFailed,
+    PluginInvalidArgument,
+    PluginMalformedResponse,
+    PluginNotFound,
+)
+from .extensions import ExtensionKind, OperationSpec
+from .registry import ExtensionEntry, ExtensionTable
+
+__all__ = ["Dispatcher", "call_name"]
+
+_DONE = object()
+
+
+def call_name(kind: str, name: str, operation: str) -> str:
+    """How errors and logs name a call: ``kind/name.operation``."""
+    return f"{kind}/{name}.{operation}"
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": ".".join(map(str, err["loc"])), "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+class Dispatcher:
+    """Runs operations of the extensions in ``table``; blocking plugin code runs on ``executor``."""
+
+    def __init__(self, table: ExtensionTable, executor: Executor) -> None:
+        self.table = table
+        self.executor = executor
+
+    def resolve(self, kind: str, name: str, operation: str) -> tuple[ExtensionEntry, OperationSpec]:
+        call = call_name(kind, name, operation)
+        try:
+            kind_enum = ExtensionKind(kind)
+        except ValueError:
+            raise PluginNotFound(
+                f"there is no extension kind {kind!r}",
+                call=call,
+                details={"kinds": [k.value for k in ExtensionKind]},
+            ) from None
+        entry = self.table.get(kind_enum, name)
+        if entry is None or entry.extension is None:
+            raise PluginNotFound(
+                f"no {kind} named {name!r} is loaded",
+                call=call,
+                details={"available": self.table.names(kind_enum)},
+            )
+        spec = entry.extension.operations().get(operation)
+        if spec is None:
+            raise PluginNotFound(
+                f"{kind} {name!r} has no operation {operation!r}",
+                plugin=entry.plugin,
+                call=call,
+                details={"operations": list(entry.operations)},
+            )
+        return entry, spec
+
+    async def invoke(
+        self, kind: str, name: str, operation: str, payload: dict[str, Any] | bytes, ctx: CallContext
+    ) -> AsyncIterator[Any]:
+        """Yield the validated results of one call (one item for a non-streaming operation).
+
+        ``payload`` is the arguments object, or its JSON text as it came off the wire.
+        """
+        entry, spec = self.resolve(kind, name, operation)
+        ext = entry.extension
+        assert ext is not None
+        ctx.plugin = entry.plugin
+        try:
+            if isinstance(payload, bytes):
+                args = spec.args.model_validate_json(payload or b"{}")
+            else:
+                args = spec.args.model_validate(payload)
+        except ValidationError as exc:
+            raise PluginInvalidArgument(
+                f"invalid arguments: {exc.error_count()} error(s), first at "
+                f"{'.'.join(map(str, exc.errors()[0]['loc'])) or '(root)'}: {exc.errors()[0]['msg']}",
+                plugin=entry.plugin,
+                call=ctx.call,
+                details={"errors": _errors(exc)},
+            ) from None
+        method = getattr(ext, operation)
+        try:
+            if inspect.isasyncgenfunction(method):
+                async for item in method(args, ctx):
+                    yield self._check(spec, entry, ctx, item)
+            elif inspect.iscoroutinefunction(method):
+                result = await method(args, ctx)
+                async for item in self._results(spec, entry, ctx, result):
+                    yield item
+            elif not ext.blocking:
+                async for item in self._results(spec, entry, ctx, method(args, ctx)):
+                    yield item
+            elif spec.stream:
+                async for item in self._stream_in_thread(spec, entry, ctx, method, args):
+                    yield item
+            else:
+                result = await asyncio.get_running_loop().run_in_executor(self.executor, method, args, ctx)
+                yield self._check(spec, entry, ctx, result)
+        except PluginError as exc:
+            if not exc.plugin:
+                exc.plugin = entry.plugin
+            if not exc.call:
+                exc.call = ctx.call
+            exc.args = (exc._render(),)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            ctx.cancelled.set()
+            raise
+        except Exception as exc:
+            raise PluginFailed(
+                f"the plugin raised {type(exc).__name__}: {exc}",
+                plugin=entry.plugin,
+                call=ctx.call,
+                details={"exception_type": type(exc).__name__},
+            ) from exc
+
+    async def _results(
+        self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, result: Any
+    ) -> AsyncIterator[Any]:
+        if not spec.stream:
+            yield self._check(spec, entry, ctx, result)
+            return
+        if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
+            raise PluginMalformedResponse(
+                f"a streaming operation must return an iterable of results, not {type(result).__name__}",
+                plugin=entry.plugin,
+                call=ctx.call,
+            )
+        for item in result:
+            yield self._check(spec, entry, ctx, item)
+
+    async def _stream_in_thread(
+        self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, method: Any, args: Any
+    ) -> AsyncIterator[Any]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def produce() -> None:
+            try:
+                result = method(args, ctx)
+                if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
+                    raise PluginMalformedResponse(
+                        f"a streaming operation must return an iterable of results, not {type(result).__name__}",
+                        plugin=entry.plugin,
+                        call=ctx.call,
+                    )
+                iterator: Iterator[Any] = iter(result)
+                for item in iterator:
+                    if ctx.cancelled.is_set():
+                        close = getattr(iterator, "close", None)
+                        if close is not None:
+                            close()
+                        return
+                    loop.call_soon_threadsafe(queue.put_nowait, (item, None))
+            except BaseException as exc:  # handed to the loop, re-raised there
+                loop.call_soon_threadsafe(queue.put_nowait, (_DONE, exc))
+                return
+            loop.call_soon_threadsafe(queue.put_nowait, (_DONE, None))
+
+        future = loop.run_in_executor(self.executor, produce)
+        try:
+            while True:
+                item, exc = await queue.get()
+                if item is _DONE:
+                    if exc is not None:
+                        raise exc
+                    return
+                yield self._check(spec, entry, ctx, item)
+        finally:
+            if not future.done():
+                ctx.cancelled.set()  # the consumer stopped early: tell the producing thread
+
+    @staticmethod
+    def _check(spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, item: Any) -> Any:
+        try:
+            return spec.result_adapter.validate_python(item)  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            raise PluginMalformedResponse(
+                f"the plugin returned {type(item).__name__} where {spec.name} gives "
+                f"{getattr(spec.result, '__name__', str(spec.result))}: {exc.errors()[0]['msg']}",
+                plugin=entry.plugin,
+                call=ctx.call,
+                details={"errors": _errors(exc)},
+            ) from None

@@ -1,0 +1,546 @@
+"""The base classes of everything a plugin registers, and the operations each kind offers.
+
+An extension is an object with a ``schema`` (what it is) and *operations* (what the kernel may ask of
+it). The operations of each kind are fixed here, in the SDK: their argument model, result type and
+whether they stream. This table is the contract the dispatcher checks both directions against, the
+same whether the plugin runs inline or in a host process.
+
+Operation methods take ``(self, args, ctx)``. They may be plain functions, generators (for streaming
+operations), coroutines or async generators. Plain code of an extension with ``blocking = True`` (the
+default) runs in a worker thread so that it cannot stall other calls; set ``blocking = False`` on
+extensions whose sync code is quick and never waits on I/O.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .context import CallContext
+from .errors import PluginInvalidArgument, PluginNotFound, PluginUnimplemented, RegistrationError
+from .model_runtime import (
+    CountTokensArgs,
+    InvokeLLMArgs,
+    InvokeRerankArgs,
+    InvokeTextEmbeddingArgs,
+    LLMResultChunk,
+    RerankResult,
+    TextEmbeddingResult,
+    ValidateModelCredentialsArgs,
+)
+from .schemas import (
+    ModelProviderSchema,
+    NodeTypeSchema,
+    StorageSchema,
+    ToolParameterType,
+    ToolProviderSchema,
+    ToolSchema,
+    TriggerSchema,
+    VectorStoreSchema,
+)
+from .tool_runtime import InvokeToolArgs, TextMessage, ToolMessage, ValidateToolCredentialsArgs
+
+__all__ = [
+    "ExtensionKind",
+    "OperationSpec",
+    "operation",
+    "Extension",
+    "ModelProvider",
+    "Tool",
+    "ToolProvider",
+    "NodeType",
+    "RunNodeArgs",
+    "NodeEvent",
+    "VectorStore",
+    "VectorRecord",
+    "VectorHit",
+    "CreateCollectionArgs",
+    "UpsertVectorsArgs",
+    "SearchVectorsArgs",
+    "DeleteVectorsArgs",
+    "CollectionArgs",
+    "StorageBackend",
+    "StorageKeyArgs",
+    "SaveArgs",
+    "Trigger",
+    "TriggerConfigArgs",
+    "TriggerRequest",
+    "DispatchTriggerArgs",
+    "TriggerDispatch",
+    "operation_specs",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExtensionKind(str, enum.Enum):
+    MODEL_PROVIDER = "model_provider"
+    TOOL_PROVIDER = "tool_provider"
+    NODE_TYPE = "node_type"
+    VECTOR_STORE = "vector_store"
+    STORAGE = "storage"
+    TRIGGER = "trigger"
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One operation of an extension kind: its argument model, result type, and whether it streams."""
+
+    name: str
+    args: type[BaseModel]
+    result: Any
+    stream: bool
+
+    def __post_init__(self) -> None:
+        # Built once per operation of the contract, then reused for every call.
+        object.__setattr__(self, "result_adapter", TypeAdapter(self.result))
+
+
+def operation(args: type[BaseModel], result: Any, *, stream: bool = False) -> Callable[[F], F]:
+    """Declare a method of an extension base class as an operation of the contract."""
+
+    def mark(fn: F) -> F:
+        fn.__treadle_operation__ = OperationSpec(fn.__name__, args, result, stream)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def _unimplemented(fn: F) -> F:
+    fn.__treadle_default__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+class Extension:
+    """Base of every registered object. Subclasses of the kind bases set ``schema``."""
+
+    kind: ClassVar[ExtensionKind]
+    blocking: ClassVar[bool] = True
+    schema: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.schema.name)
+
+    def operations(self) -> dict[str, OperationSpec]:
+        """The operations this extension implements (those its kind declares and it overrides)."""
+        specs = operation_specs(self.kind)
+        return {
+            name: spec
+            for name, spec in specs.items()
+            if not getattr(getattr(type(self), name), "__treadle_default__", False)
+        }
+
+    def check(self) -> None:
+        """Raise :class:`RegistrationError` if the extension is unfit to register."""
+        expected = _SCHEMA_TYPES[self.kind]
+        if not isinstance(getattr(self, "schema", None), expected):
+            raise RegistrationError(
+                f"{type(self).__name__}.schema must be a {expected.__name__}, "
+                f"not {type(getattr(self, 'schema', None)).__name__}"
+            )
+
+
+def _unimplemented_error(ext: Extension, op: str) -> PluginUnimplemented:
+    return PluginUnimplemented(f"{ext.kind.value} {ext.name!r} does not implement {op}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Model providers
+# ---------------------------------------------------------------------------------------------
+
+
+class ModelProvider(Extension):
+    """A model provider. Override the operations for the model types it supports."""
+
+    kind = ExtensionKind.MODEL_PROVIDER
+    schema: ModelProviderSchema
+
+    @operation(ValidateModelCredentialsArgs, None)
+    @_unimplemented
+    def validate_credentials(self, args: ValidateModelCredentialsArgs, ctx: CallContext) -> None:
+        """Raise if the credentials do not work (the default accepts any)."""
+
+    @operation(InvokeLLMArgs, LLMResultChunk, stream=True)
+    @_unimplemented
+    def invoke_llm(self, args: InvokeLLMArgs, ctx: CallContext) -> Iterable[LLMResultChunk]:
+        raise _unimplemented_error(self, "invoke_llm")
+
+    @operation(CountTokensArgs, int)
+    @_unimplemented
+    def count_tokens(self, args: CountTokensArgs, ctx: CallContext) -> int:
+        raise _unimplemented_error(self, "count_tokens")
+
+    @operation(InvokeTextEmbeddingArgs, TextEmbeddingResult)
+    @_unimplemented
+    def invoke_text_embedding(self, args: InvokeTextEmbeddingArgs, ctx: CallContext) -> TextEmbeddingResult:
+        raise _unimplemented_error(self, "invoke_text_embedding")
+
+    @operation(InvokeRerankArgs, RerankResult)
+    @_unimplemented
+    def invoke_rerank(self, args: InvokeRerankArgs, ctx: CallContext) -> RerankResult:
+        raise _unimplemented_error(self, "invoke_rerank")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------------
+
+
+class Tool(abc.ABC):
+    """One tool of a provider. ``invoke`` returns a message (or a plain string), or yields several."""
+
+    schema: ToolSchema
+
+    @abc.abstractmethod
+    def invoke(
+        self, parameters: dict[str, Any], ctx: CallContext, credentials: dict[str, Any]
+    ) -> ToolMessage | str | Iterable[ToolMessage | str]:
+        """Run the tool on parameters already checked against ``schema.parameters``."""
+
+
+_NUMBER = (int, float)
+
+
+def _coerce_parameter(tool: ToolSchema, name: str, kind: ToolParameterType, value: Any, options: list[str]) -> Any:
+    where = f"parameter {name!r} of tool {tool.name!r}"
+    if kind is ToolParameterType.NUMBER or kind == "number":
+        if isinstance(value, bool) or not isinstance(value, _NUMBER | str):
+            raise PluginInvalidArgument(f"{where} must be a number, not {type(value).__name__}")
+        if isinstance(value, str):
+            try:
+                return int(value) if value.strip().lstrip("-").isdigit() else float(value)
+            except ValueError:
+                raise PluginInvalidArgument(f"{where} must be a number, not {value!r}") from None
+        return value
+    if kind is ToolParameterType.BOOLEAN or kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "false", "1", "0"}:
+            return value.lower() in {"true", "1"}
+        raise PluginInvalidArgument(f"{where} must be true or false, not {value!r}")
+    if kind is ToolParameterType.SELECT or kind == "select":
+        if options and str(value) not in options:
+            raise PluginInvalidArgument(f"{where} must be one of {options}, not {value!r}")
+        return str(value)
+    if kind in (ToolParameterType.STRING, ToolParameterType.SECRET_INPUT, "string", "secret-input"):
+        if isinstance(value, dict | list):
+            raise PluginInvalidArgument(f"{where} must be text, not {type(value).__name__}")
+        return value if isinstance(value, str) else str(value)
+    return value
+
+
+def validate_tool_parameters(tool: ToolSchema, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Check and coerce parameters against a tool's schema; defaults fill what is missing."""
+    known = {p.name for p in tool.parameters}
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise PluginInvalidArgument(
+            f"tool {tool.name!r} has no parameter(s) {', '.join(map(repr, unknown))}",
+            details={"unknown": unknown, "known": sorted(known)},
+        )
+    out: dict[str, Any] = {}
+    for param in tool.parameters:
+        value = parameters.get(param.name)
+        if value is None or value == "":
+            if param.default is not None:
+                out[param.name] = param.default
+            elif param.required:
+                raise PluginInvalidArgument(
+                    f"parameter {param.name!r} of tool {tool.name!r} is required",
+                    details={"parameter": param.name},
+                )
+            continue
+        options = [o.value for o in param.options]
+        out[param.name] = _coerce_parameter(tool, param.name, param.type, value, options)
+    return out
+
+
+class ToolProvider(Extension):
+    """A tool provider: credentials plus a list of tools (PLUG-TYPE-TOOL)."""
+
+    kind = ExtensionKind.TOOL_PROVIDER
+    schema: ToolProviderSchema
+    tools: list[Tool]
+
+    def check(self) -> None:
+        super().check()
+        tools = getattr(self, "tools", None)
+        if not tools or not all(isinstance(t, Tool) and isinstance(getattr(t, "schema", None), ToolSchema) for t in tools):
+            raise RegistrationError(f"tool provider {self.name!r} must list Tool objects with a ToolSchema in .tools")
+        names = [t.schema.name for t in tools]
+        if len(set(names)) != len(names):
+            raise RegistrationError(f"tool provider {self.name!r} lists a tool name twice: {names}")
+
+    def describe(self) -> ToolProviderSchema:
+        """The provider schema with its tools' schemas filled in."""
+        return self.schema.model_copy(update={"tools": [t.schema for t in self.tools]})
+
+    def get_tool(self, name: str) -> Tool:
+        for tool in self.tools:
+            if tool.schema.name == name:
+                return tool
+        raise PluginNotFound(
+            f"tool provider {self.name!r} has no tool {name!r}",
+            details={"tools": [t.schema.name for t in self.tools]},
+        )
+
+    @operation(ValidateToolCredentialsArgs, None)
+    @_unimplemented
+    def validate_credentials(self, args: ValidateToolCredentialsArgs, ctx: CallContext) -> None:
+        """Raise if the credentials do not work (the default accepts any)."""
+
+    @operation(InvokeToolArgs, ToolMessage, stream=True)
+    def invoke_tool(self, args: InvokeToolArgs, ctx: CallContext) -> Iterator[Any]:
+        tool = self.get_tool(args.tool)
+        parameters = validate_tool_parameters(tool.schema, args.parameters)
+        result = tool.invoke(parameters, ctx, args.credentials)
+        if isinstance(result, BaseModel | dict | str):
+            result = [result]
+        for message in result:
+            yield TextMessage(text=message) if isinstance(message, str) else message
+
+
+# ---------------------------------------------------------------------------------------------
+# Node types
+# ---------------------------------------------------------------------------------------------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunNodeArgs(_Wire):
+    node_id: str
+    config: dict[str, Any]
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class NodeEvent(_Wire):
+    """What a node run streams: text chunks of an output, then one ``result``."""
+
+    type: Literal["chunk", "result", "log"]
+    #: For ``chunk``: the output variable the text belongs to, and the text.
+    variable: str | None = None
+    chunk: str | None = None
+    #: For ``result``: the node's outputs and the branch handle it chose (branch nodes).
+    outputs: dict[str, Any] | None = None
+    edge_source_handle: str | None = None
+    process_data: dict[str, Any] | None = None
+
+
+class NodeType(Extension):
+    """A workflow node type (``schema.name`` is the DSL node ``type``)."""
+
+    kind = ExtensionKind.NODE_TYPE
+    schema: NodeTypeSchema
+
+    @operation(RunNodeArgs, NodeEvent, stream=True)
+    @_unimplemented
+    def run(self, args: RunNodeArgs, ctx: CallContext) -> Iterable[NodeEvent]:
+        raise _unimplemented_error(self, "run")
+
+
+# ---------------------------------------------------------------------------------------------
+# Vector stores
+# ---------------------------------------------------------------------------------------------
+
+
+class VectorRecord(_Wire):
+    id: str
+    vector: list[float]
+    text: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class VectorHit(_Wire):
+    id: str
+    score: float
+    text: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CollectionArgs(_Wire):
+    collection: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class CreateCollectionArgs(CollectionArgs):
+    dimension: int = Field(gt=0)
+
+
+class UpsertVectorsArgs(CollectionArgs):
+    records: list[VectorRecord]
+
+
+class SearchVectorsArgs(CollectionArgs):
+    vector: list[float]
+    top_k: int = Field(default=4, gt=0)
+    filter: dict[str, Any] | None = None
+
+
+class DeleteVectorsArgs(CollectionArgs):
+    ids: list[str]
+
+
+class VectorStore(Extension):
+    """A vector store backend."""
+
+    kind = ExtensionKind.VECTOR_STORE
+    schema: VectorStoreSchema
+
+    @operation(CreateCollectionArgs, None)
+    @_unimplemented
+    def create_collection(self, args: CreateCollectionArgs, ctx: CallContext) -> None:
+        raise _unimplemented_error(self, "create_collection")
+
+    @operation(UpsertVectorsArgs, int)
+    @_unimplemented
+    def upsert(self, args: UpsertVectorsArgs, ctx: CallContext) -> int:
+        raise _unimplemented_error(self, "upsert")
+
+    @operation(SearchVectorsArgs, list[VectorHit])
+    @_unimplemented
+    def search(self, args: SearchVectorsArgs, ctx: CallContext) -> list[VectorHit]:
+        raise _unimplemented_error(self, "search")
+
+    @operation(DeleteVectorsArgs, int)
+    @_unimplemented
+    def delete(self, args: DeleteVectorsArgs, ctx: CallContext) -> int:
+        raise _unimplemented_error(self, "delete")
+
+    @operation(CollectionArgs, None)
+    @_unimplemented
+    def drop_collection(self, args: CollectionArgs, ctx: CallContext) -> None:
+        raise _unimplemented_error(self, "drop_collection")
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage backends
+# ---------------------------------------------------------------------------------------------
+
+
+class StorageKeyArgs(_Wire):
+    key: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class SaveArgs(StorageKeyArgs):
+    #: The bytes, base64-encoded.
+    data: str
+
+
+class StorageBackend(Extension):
+    """A file storage backend. ``load`` streams the file as base64 pieces."""
+
+    kind = ExtensionKind.STORAGE
+    schema: StorageSchema
+
+    @operation(SaveArgs, None)
+    @_unimplemented
+    def save(self, args: SaveArgs, ctx: CallContext) -> None:
+        raise _unimplemented_error(self, "save")
+
+    @operation(StorageKeyArgs, str, stream=True)
+    @_unimplemented
+    def load(self, args: StorageKeyArgs, ctx: CallContext) -> Iterable[str]:
+        raise _unimplemented_error(self, "load")
+
+    @operation(StorageKeyArgs, bool)
+    @_unimplemented
+    def exists(self, args: StorageKeyArgs, ctx: CallContext) -> bool:
+        raise _unimplemented_error(self, "exists")
+
+    @operation(StorageKeyArgs, None)
+    @_unimplemented
+    def delete(self, args: StorageKeyArgs, ctx: CallContext) -> None:
+        raise _unimplemented_error(self, "delete")
+
+
+# ---------------------------------------------------------------------------------------------
+# Triggers
+# ---------------------------------------------------------------------------------------------
+
+
+class TriggerConfigArgs(_Wire):
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class TriggerRequest(_Wire):
+    method: str = "POST"
+    path: str = "/"
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    body: str = ""
+
+
+class DispatchTriggerArgs(TriggerConfigArgs):
+    request: TriggerRequest
+
+
+class TriggerDispatch(_Wire):
+    """The runs a request starts (one inputs object each) and the HTTP answer to give the sender."""
+
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    status: int = 200
+    body: str = ""
+
+
+class Trigger(Extension):
+    """A trigger that turns outside requests (webhooks, subscriptions) into workflow runs."""
+
+    kind = ExtensionKind.TRIGGER
+    schema: TriggerSchema
+
+    @operation(TriggerConfigArgs, dict)
+    @_unimplemented
+    def validate_config(self, args: TriggerConfigArgs, ctx: CallContext) -> dict[str, Any]:
+        raise _unimplemented_error(self, "validate_config")
+
+    @operation(DispatchTriggerArgs, TriggerDispatch)
+    @_unimplemented
+    def dispatch(self, args: DispatchTriggerArgs, ctx: CallContext) -> TriggerDispatch:
+        raise _unimplemented_error(self, "dispatch")
+
+
+_BASES: dict[ExtensionKind, type[Extension]] = {
+    ExtensionKind.MODEL_PROVIDER: ModelProvider,
+    ExtensionKind.TOOL_PROVIDER: ToolProvider,
+    ExtensionKind.NODE_TYPE: NodeType,
+    ExtensionKind.VECTOR_STORE: VectorStore,
+    ExtensionKind.STORAGE: StorageBackend,
+    ExtensionKind.TRIGGER: Trigger,
+}
+
+_SCHEMA_TYPES: dict[ExtensionKind, type[BaseModel]] = {
+    ExtensionKind.MODEL_PROVIDER: ModelProviderSchema,
+    ExtensionKind.TOOL_PROVIDER: ToolProviderSchema,
+    ExtensionKind.NODE_TYPE: NodeTypeSchema,
+    ExtensionKind.VECTOR_STORE: VectorStoreSchema,
+    ExtensionKind.STORAGE: StorageSchema,
+    ExtensionKind.TRIGGER: TriggerSchema,
+}
+
+_SPECS: dict[ExtensionKind, dict[str, OperationSpec]] = {
+    kind: {
+        name: member.__treadle_operation__
+        for name, member in vars(base).items()
+        if hasattr(member, "__treadle_operation__")
+    }
+    for kind, base in _BASES.items()
+}
+
+
+def operation_specs(kind: ExtensionKind | str) -> dict[str, OperationSpec]:
+    """The operations an extension kind declares, by name."""
+    return _SPECS[ExtensionKind(kind)]
+
+
+def base_class(kind: ExtensionKind | str) -> type[Extension]:
+    """The SDK base class of an extension kind."""
+    return _BASES[ExtensionKind(kind)]
