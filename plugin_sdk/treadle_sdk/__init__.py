@@ -23,13 +23,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CallContext",
-    "KernelClient",
     "ErrorCode",
-    "PluginError",
     "Extension",
     "ExtensionKind",
+    "KernelClient",
     "ModelProvider",
     "NodeType",
+    "PluginError",
     "StorageBackend",
     "Tool",
     "ToolProvider",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import base64
-import threading
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from typing import Any, TypeVar
 from .errors import PluginCancelled, PluginInternalError, PluginTimeout
 from .model_runtime import LLMResultChunk, PromptMessage
 
-__all__ = ["CallContext", "KernelClient", "KERNEL_METHODS"]
+__all__ = ["KERNEL_METHODS", "CallContext", "CancelFlag", "KernelClient"]
 
 T = TypeVar("T")
 
@@ -132,6 +131,21 @@ class KernelClient(abc.ABC):
         return self._run(self.ainvoke_app(app_id, inputs, query, conversation_id))
 
 
+class CancelFlag:
+    """Set once when the caller gives up; read by plugin code between steps (thread-safe: one bool)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 @dataclass
 class CallContext:
     """Facts about the invocation an operation serves, and the way back into the kernel.
@@ -145,7 +159,7 @@ class CallContext:
     tenant_id: str
     kernel: KernelClient
     deadline: float | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: CancelFlag = field(default_factory=CancelFlag)
 
     def time_left(self) -> float | None:
         """Seconds until the deadline, or None when the call has none."""

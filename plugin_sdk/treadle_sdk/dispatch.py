@@ -24,12 +24,16 @@ from .errors import (
     PluginMalformedResponse,
     PluginNotFound,
 )
-from .extensions import ExtensionKind, OperationSpec
+from .extensions import Extension, ExtensionKind, OperationSpec
 from .registry import ExtensionEntry, ExtensionTable
 
 __all__ = ["Dispatcher", "call_name"]
 
 _DONE = object()
+_ASYNC_GEN = "async-generator"
+_COROUTINE = "coroutine"
+_ON_LOOP = "on-loop"
+_IN_THREAD = "in-thread"
 
 
 def call_name(kind: str, name: str, operation: str) -> str:
@@ -50,6 +54,29 @@ class Dispatcher:
     def __init__(self, table: ExtensionTable, executor: Executor) -> None:
         self.table = table
         self.executor = executor
+        self._shapes: dict[tuple[type[Extension], str], str] = {}
+
+    def shape(self, cls: type[Extension], operation: str) -> str:
+        """How an operation of an extension class runs: async generator, coroutine, on the loop or
+        in a worker thread. Cached: it is asked on every call."""
+        key = (cls, operation)
+        shape = self._shapes.get(key)
+        if shape is None:
+            method = getattr(cls, operation)
+            if inspect.isasyncgenfunction(method):
+                shape = _ASYNC_GEN
+            elif inspect.iscoroutinefunction(method):
+                shape = _COROUTINE
+            else:
+                shape = _IN_THREAD if cls.blocking else _ON_LOOP
+            self._shapes[key] = shape
+        return shape
+
+    def awaits(self, kind: str, name: str, operation: str) -> bool:
+        """Whether a call may suspend (and so can be interrupted by a deadline)."""
+        entry, _ = self.resolve(kind, name, operation)
+        assert entry.extension is not None
+        return self.shape(type(entry.extension), operation) is not _ON_LOOP
 
     def resolve(self, kind: str, name: str, operation: str) -> tuple[ExtensionEntry, OperationSpec]:
         call = call_name(kind, name, operation)
@@ -103,15 +130,16 @@ class Dispatcher:
                 details={"errors": _errors(exc)},
             ) from None
         method = getattr(ext, operation)
+        shape = self.shape(type(ext), operation)
         try:
-            if inspect.isasyncgenfunction(method):
+            if shape is _ASYNC_GEN:
                 async for item in method(args, ctx):
                     yield self._check(spec, entry, ctx, item)
-            elif inspect.iscoroutinefunction(method):
+            elif shape is _COROUTINE:
                 result = await method(args, ctx)
                 async for item in self._results(spec, entry, ctx, result):
                     yield item
-            elif not ext.blocking:
+            elif shape is _ON_LOOP:
                 async for item in self._results(spec, entry, ctx, method(args, ctx)):
                     yield item
             elif spec.stream:

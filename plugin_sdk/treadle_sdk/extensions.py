@@ -46,39 +46,39 @@ from .schemas import (
 from .tool_runtime import InvokeToolArgs, TextMessage, ToolMessage, ValidateToolCredentialsArgs
 
 __all__ = [
-    "ExtensionKind",
-    "OperationSpec",
-    "operation",
-    "Extension",
-    "ModelProvider",
-    "Tool",
-    "ToolProvider",
-    "NodeType",
-    "RunNodeArgs",
-    "NodeEvent",
-    "VectorStore",
-    "VectorRecord",
-    "VectorHit",
-    "CreateCollectionArgs",
-    "UpsertVectorsArgs",
-    "SearchVectorsArgs",
-    "DeleteVectorsArgs",
     "CollectionArgs",
+    "CreateCollectionArgs",
+    "DeleteVectorsArgs",
+    "DispatchTriggerArgs",
+    "Extension",
+    "ExtensionKind",
+    "ModelProvider",
+    "NodeEvent",
+    "NodeType",
+    "OperationSpec",
+    "RunNodeArgs",
+    "SaveArgs",
+    "SearchVectorsArgs",
     "StorageBackend",
     "StorageKeyArgs",
-    "SaveArgs",
+    "Tool",
+    "ToolProvider",
     "Trigger",
     "TriggerConfigArgs",
-    "TriggerRequest",
-    "DispatchTriggerArgs",
     "TriggerDispatch",
+    "TriggerRequest",
+    "UpsertVectorsArgs",
+    "VectorHit",
+    "VectorRecord",
+    "VectorStore",
+    "operation",
     "operation_specs",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ExtensionKind(str, enum.Enum):
+class ExtensionKind(enum.StrEnum):
     MODEL_PROVIDER = "model_provider"
     TOOL_PROVIDER = "tool_provider"
     NODE_TYPE = "node_type"
@@ -204,7 +204,7 @@ class Tool(abc.ABC):
         """Run the tool on parameters already checked against ``schema.parameters``."""
 
 
-_NUMBER = (int, float)
+_NUMBER = int | float
 
 
 def _coerce_parameter(tool: ToolSchema, name: str, kind: ToolParameterType, value: Any, options: list[str]) -> Any:
@@ -271,7 +271,8 @@ class ToolProvider(Extension):
     def check(self) -> None:
         super().check()
         tools = getattr(self, "tools", None)
-        if not tools or not all(isinstance(t, Tool) and isinstance(getattr(t, "schema", None), ToolSchema) for t in tools):
+        well_formed = (isinstance(t, Tool) and isinstance(getattr(t, "schema", None), ToolSchema) for t in tools or ())
+        if not tools or not all(well_formed):
             raise RegistrationError(f"tool provider {self.name!r} must list Tool objects with a ToolSchema in .tools")
         names = [t.schema.name for t in tools]
         if len(set(names)) != len(names):

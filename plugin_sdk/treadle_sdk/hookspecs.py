@@ -20,14 +20,14 @@ from .extensions import ModelProvider, NodeType, StorageBackend, ToolProvider, T
 
 __all__ = [
     "PROJECT",
-    "hookspec",
     "hookimpl",
+    "hookspec",
     "register_models",
-    "register_tools",
     "register_node_types",
-    "register_vector_stores",
     "register_storage",
+    "register_tools",
     "register_triggers",
+    "register_vector_stores",
 ]
 
 #: The pluggy project name; also the entry point group plugins are published under.

@@ -224,6 +224,9 @@ async def serve(registry: Registry, group: str, socket_path: str, *, max_workers
         json.dumps({"ready": True, "pid": os.getpid(), "group": group, "socket": socket_path}),
         flush=True,
     )
+    # The kernel reads only the ready line; later prints by plugins go to stderr, so a full stdout
+    # pipe can never block the host.
+    os.dup2(2, 1)
     try:
         await asyncio.wait_for(connected.wait(), CONNECT_GRACE_SECONDS)
     except TimeoutError:

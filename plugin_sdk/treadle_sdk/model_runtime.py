@@ -11,25 +11,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "PromptMessageRole",
-    "TextContent",
-    "ImageContent",
-    "PromptMessage",
-    "PromptMessageTool",
-    "ToolCallFunction",
-    "ToolCall",
     "AssistantMessage",
-    "LLMUsage",
+    "CountTokensArgs",
+    "EmbeddingUsage",
+    "ImageContent",
+    "InvokeLLMArgs",
+    "InvokeRerankArgs",
+    "InvokeTextEmbeddingArgs",
     "LLMDelta",
     "LLMResultChunk",
-    "InvokeLLMArgs",
-    "InvokeTextEmbeddingArgs",
-    "EmbeddingUsage",
-    "TextEmbeddingResult",
-    "InvokeRerankArgs",
+    "LLMUsage",
+    "PromptMessage",
+    "PromptMessageRole",
+    "PromptMessageTool",
     "RerankDocument",
     "RerankResult",
-    "CountTokensArgs",
+    "TextContent",
+    "TextEmbeddingResult",
+    "ToolCall",
+    "ToolCallFunction",
     "ValidateModelCredentialsArgs",
 ]
 
@@ -38,7 +38,7 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PromptMessageRole(str, enum.Enum):
+class PromptMessageRole(enum.StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"

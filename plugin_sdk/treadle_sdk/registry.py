@@ -20,7 +20,7 @@ from . import hookspecs
 from .errors import PluginError, RegistrationError
 from .extensions import Extension, ExtensionKind, ToolProvider, base_class
 
-__all__ = ["REGISTRATION_HOOKS", "LoadedPlugin", "ExtensionEntry", "ExtensionTable", "Registry", "find_entry_points"]
+__all__ = ["REGISTRATION_HOOKS", "ExtensionEntry", "ExtensionTable", "LoadedPlugin", "Registry", "find_entry_points"]
 
 #: Which registration hook registers which extension kind.
 REGISTRATION_HOOKS: dict[str, ExtensionKind] = {
@@ -170,8 +170,24 @@ class Registry:
         self.plugins[info.name] = info
         try:
             self.pm.register(obj, name=info.name)
-        except ValueError as exc:  # pluggy refuses unknown hooks and re-registration
+        except ValueError as exc:  # the object or the name is registered already
             info.load_error = f"pluggy refused the plugin: {exc}"
+            return info
+        except pluggy.PluginValidationError as exc:  # a hookimpl takes arguments its hookspec lacks
+            # pluggy before 1.6 leaves the plugin half registered when validation fails.
+            if self.pm.get_plugin(info.name) is obj:
+                self.pm.unregister(name=info.name)
+            info.load_error = f"pluggy refused the plugin: {exc}"
+            return info
+        unknown = self._unknown_hooks(info.name)
+        if unknown:
+            # pluggy accepts hookimpls without a hookspec; here they are typos that would register nothing.
+            self.pm.unregister(name=info.name)
+            info.load_error = (
+                f"the plugin implements {', '.join(unknown)}, which is not a treadle hook; "
+                f"the hooks are {', '.join(sorted(REGISTRATION_HOOKS))} "
+                "(mark a hook of a newer SDK with @hookimpl(optionalhook=True))"
+            )
             return info
         try:
             self.extensions.add_all(self._collect(info.name))
@@ -189,6 +205,15 @@ class Registry:
             self.pm.unregister(name=name)
         self.plugins.pop(name, None)
 
+    def _unknown_hooks(self, plugin: str) -> list[str]:
+        callers = self.pm.get_hookcallers(self.pm.get_plugin(plugin)) or []
+        return sorted(
+            caller.name
+            for caller in callers
+            if not caller.has_spec()
+            and any(impl.plugin_name == plugin and not impl.optionalhook for impl in caller.get_hookimpls())
+        )
+
     def _collect(self, plugin: str) -> list[ExtensionEntry]:
         collected: list[ExtensionEntry] = []
         for hook_name, kind in REGISTRATION_HOOKS.items():
@@ -196,7 +221,9 @@ class Registry:
             for impl in hook.get_hookimpls():
                 if impl.plugin_name != plugin:
                     continue
-                impl.function(register=self._register_callback(plugin, hook_name, kind, collected))
+                # As pluggy calls hooks: an implementation may take fewer arguments than the spec.
+                arguments = {"register": self._register_callback(plugin, hook_name, kind, collected)}
+                impl.function(*(arguments[name] for name in impl.argnames))
         return collected
 
     def _register_callback(

@@ -14,26 +14,26 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 __all__ = [
-    "I18nText",
-    "ModelType",
-    "ModelFeature",
-    "ParameterRule",
-    "ModelPricing",
-    "ModelSchema",
+    "NAME_PATTERN",
     "CredentialFormSchema",
+    "I18nText",
+    "ModelFeature",
+    "ModelPricing",
     "ModelProviderSchema",
-    "ToolParameterType",
+    "ModelSchema",
+    "ModelType",
+    "NodeTypeSchema",
+    "ParameterRule",
+    "ProviderConfig",
+    "StorageSchema",
+    "ToolParameter",
     "ToolParameterForm",
     "ToolParameterOption",
-    "ToolParameter",
-    "ToolSchema",
-    "ProviderConfig",
+    "ToolParameterType",
     "ToolProviderSchema",
-    "NodeTypeSchema",
-    "VectorStoreSchema",
-    "StorageSchema",
+    "ToolSchema",
     "TriggerSchema",
-    "NAME_PATTERN",
+    "VectorStoreSchema",
 ]
 
 #: Names of extensions, tools, models' providers and plugins: what Dify allows for plugin names.
@@ -74,7 +74,7 @@ class _Named(_Schema):
 # ---------------------------------------------------------------------------------------------
 
 
-class ModelType(str, enum.Enum):
+class ModelType(enum.StrEnum):
     """PLUG-MODEL-TYPES."""
 
     LLM = "llm"
@@ -85,7 +85,7 @@ class ModelType(str, enum.Enum):
     MODERATION = "moderation"
 
 
-class ModelFeature(str, enum.Enum):
+class ModelFeature(enum.StrEnum):
     """PLUG-MODEL-ENTITY ``features``."""
 
     AGENT_THOUGHT = "agent-thought"
@@ -167,7 +167,7 @@ class ModelProviderSchema(_Named):
 # ---------------------------------------------------------------------------------------------
 
 
-class ToolParameterType(str, enum.Enum):
+class ToolParameterType(enum.StrEnum):
     """PLUG-TOOL-SCHEMA parameter ``type``."""
 
     STRING = "string"
@@ -181,7 +181,7 @@ class ToolParameterType(str, enum.Enum):
     APP_SELECTOR = "app-selector"
 
 
-class ToolParameterForm(str, enum.Enum):
+class ToolParameterForm(enum.StrEnum):
     """``llm``: the model (or a workflow input) supplies it; ``form``: preset by the user."""
 
     LLM = "llm"

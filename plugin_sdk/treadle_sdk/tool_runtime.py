@@ -7,16 +7,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "TextMessage",
+    "BlobMessage",
+    "ImageMessage",
+    "InvokeToolArgs",
     "JsonMessage",
     "LinkMessage",
-    "ImageMessage",
-    "BlobMessage",
-    "VariableMessage",
     "LogMessage",
+    "TextMessage",
     "ToolMessage",
-    "InvokeToolArgs",
     "ValidateToolCredentialsArgs",
+    "VariableMessage",
 ]
 
 

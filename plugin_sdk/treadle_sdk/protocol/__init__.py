@@ -7,11 +7,11 @@ from .connection import MAX_FRAME_BYTES, CallStream, Connection, error_frame_bod
 PROTOCOL_VERSION = "1.0"
 
 __all__ = [
-    "pb",
-    "PROTOCOL_VERSION",
     "MAX_FRAME_BYTES",
+    "PROTOCOL_VERSION",
     "CallStream",
     "Connection",
     "error_frame_body",
     "error_from_frame",
+    "pb",
 ]

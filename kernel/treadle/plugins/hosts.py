@@ -1,0 +1,100 @@
+"""What the supervisor needs of a plugin host, inline or out of process."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from treadle_sdk.errors import PluginTimeout
+from treadle_sdk.registry import ExtensionEntry
+
+from .placement import GroupPlan
+
+__all__ = ["HostState", "PluginRecord", "PluginHostHandle", "with_deadline"]
+
+
+class HostState(str, enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """A plugin as its host reports it."""
+
+    name: str
+    distribution: str
+    version: str
+    load_error: str = ""
+
+
+class PluginHostHandle(abc.ABC):
+    """One isolation group of plugins, however it runs."""
+
+    group: str
+    plan: GroupPlan
+    isolation: str
+    state: HostState
+    #: Why the host is failed or restarting, if it is.
+    error: str = ""
+    restarts: int = 0
+    plugins: list[PluginRecord]
+    extensions: list[ExtensionEntry]
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Load the group's plugins; return once they can be called (or the host failed)."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop serving; cancel what is in flight."""
+
+    @abc.abstractmethod
+    def invoke(
+        self,
+        entry: ExtensionEntry,
+        operation: str,
+        payload: dict[str, Any],
+        *,
+        token: str,
+        tenant_id: str,
+        timeout: float,
+    ) -> AsyncIterator[Any]:
+        """Run one operation of one of this host's extensions, yielding typed results."""
+
+
+async def with_deadline(
+    items: AsyncIterator[Any], deadline: float, *, plugin: str, call: str, timeout: float
+) -> AsyncIterator[Any]:
+    """Yield from ``items`` until the loop-clock ``deadline``; past it, close them and raise."""
+    iterator = aiter(items)
+    try:
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    item = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise PluginTimeout(
+                    f"no answer within the {timeout:g} s deadline; the call was cancelled",
+                    plugin=plugin,
+                    call=call,
+                    details={"timeout": timeout},
+                ) from None
+            yield item
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()

@@ -1,0 +1,62 @@
+"""Which plugins load, and where each runs: inline in the kernel, or in which host process."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass
+
+from treadle_sdk.registry import find_entry_points
+
+from ..config import PluginSettings
+
+__all__ = ["INLINE", "FIRST_PARTY_GROUP", "FIRST_PARTY_DISTRIBUTIONS", "PluginSpec", "GroupPlan", "plan_groups"]
+
+INLINE = "inline"
+FIRST_PARTY_GROUP = "first-party"
+
+#: Distributions made in this repository. They share one host process unless placed otherwise; every
+#: other distribution is isolated in a host of its own.
+FIRST_PARTY_DISTRIBUTIONS = frozenset({"treadle-plugin-fake", "treadle-plugin-basic-tools"})
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """A plugin to load: an installed entry point, or an import path (``path``)."""
+
+    name: str
+    distribution: str = ""
+    version: str = ""
+    path: str = ""
+
+    @property
+    def first_party(self) -> bool:
+        return self.distribution in FIRST_PARTY_DISTRIBUTIONS
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """One isolation group: its name, whether it runs inline, and its plugins."""
+
+    name: str
+    inline: bool
+    plugins: tuple[PluginSpec, ...]
+
+
+def _installed(settings: PluginSettings) -> list[PluginSpec]:
+    specs = []
+    for ep in find_entry_points(settings.load):
+        dist: importlib.metadata.Distribution | None = ep.dist
+        specs.append(PluginSpec(ep.name, dist.name if dist else "", dist.version if dist else ""))
+    return specs
+
+
+def plan_groups(settings: PluginSettings) -> list[GroupPlan]:
+    """Group the plugins to load by where they run, per ``settings.placement`` and the defaults."""
+    members: dict[str, list[PluginSpec]] = {}
+    for spec in _installed(settings):
+        default = FIRST_PARTY_GROUP if spec.first_party else (spec.distribution or spec.name)
+        members.setdefault(settings.placement.get(spec.name, default), []).append(spec)
+    for extra in settings.extra:
+        spec = PluginSpec(extra.path, path=extra.path)
+        members.setdefault(settings.placement.get(extra.path, extra.group), []).append(spec)
+    return [GroupPlan(name, name == INLINE, tuple(specs)) for name, specs in sorted(members.items())]
