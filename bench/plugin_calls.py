@@ -73,7 +73,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    results = asyncio.run(run(args.calls, args.warmup))
+    from treadle_sdk.spin import new_spinning_loop
+    with asyncio.Runner(loop_factory=lambda: new_spinning_loop(200)) as runner:
+        results = runner.run(run(args.calls, args.warmup))
     ratios = {
         kind: results[f"process/{kind}"]["p50_us"] / results[f"inline/{kind}"]["p50_us"]
         for kind in ("nonblocking", "blocking")

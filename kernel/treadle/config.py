@@ -59,6 +59,9 @@ class PluginSettings(_Section):
     health_timeout: float = Field(default=2.0, gt=0)
     restart_backoff_initial: float = Field(default=0.1, gt=0)
     restart_backoff_max: float = Field(default=30.0, gt=0)
+    #: After answering a call, a host polls this long (microseconds) before it sleeps, so the next
+    #: call finds it awake; 0 turns it off. Costs at most this much CPU per call.
+    host_spin_us: float = Field(default=200.0, ge=0)
     #: Threads per host for blocking plugin code.
     max_workers: int = Field(default=32, ge=1)
     #: Largest value a plugin may store under one KV key (PLUG-KV).

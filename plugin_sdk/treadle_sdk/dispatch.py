@@ -105,16 +105,10 @@ class Dispatcher:
             )
         return entry, spec
 
-    async def invoke(
+    def _prepare(
         self, kind: str, name: str, operation: str, payload: dict[str, Any] | bytes, ctx: CallContext
-    ) -> AsyncIterator[Any]:
-        """Yield the validated results of one call (one item for a non-streaming operation).
-
-        ``payload`` is the arguments object, or its JSON text as it came off the wire.
-        """
+    ) -> tuple[ExtensionEntry, OperationSpec, Any]:
         entry, spec = self.resolve(kind, name, operation)
-        ext = entry.extension
-        assert ext is not None
         ctx.plugin = entry.plugin
         try:
             if isinstance(payload, bytes):
@@ -129,6 +123,56 @@ class Dispatcher:
                 call=ctx.call,
                 details={"errors": _errors(exc)},
             ) from None
+        return entry, spec, args
+
+    @staticmethod
+    def _failure(exc: Exception, entry: ExtensionEntry, ctx: CallContext) -> PluginError:
+        """The typed error for what the plugin raised, naming the plugin and the call."""
+        if isinstance(exc, PluginError):
+            if not exc.plugin:
+                exc.plugin = entry.plugin
+            if not exc.call:
+                exc.call = ctx.call
+            exc.args = (exc._render(),)
+            return exc
+        return PluginFailed(
+            f"the plugin raised {type(exc).__name__}: {exc}",
+            plugin=entry.plugin,
+            call=ctx.call,
+            details={"exception_type": type(exc).__name__},
+        )
+
+    def run_now(
+        self, kind: str, name: str, operation: str, payload: dict[str, Any] | bytes, ctx: CallContext
+    ) -> list[Any] | None:
+        """Run a call at once if its code is quick sync code meant for the loop (``blocking =
+        False``), returning all its results; None if the call must run as :meth:`invoke`.
+
+        Hosts use this to answer such calls within the same turn of the event loop that read them.
+        """
+        entry, spec = self.resolve(kind, name, operation)
+        assert entry.extension is not None
+        if self.shape(type(entry.extension), operation) is not _ON_LOOP:
+            return None
+        entry, spec, args = self._prepare(kind, name, operation, payload, ctx)
+        try:
+            return self._sync_results(spec, entry, ctx, getattr(entry.extension, operation)(args, ctx))
+        except Exception as exc:
+            failure = self._failure(exc, entry, ctx)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    async def invoke(
+        self, kind: str, name: str, operation: str, payload: dict[str, Any] | bytes, ctx: CallContext
+    ) -> AsyncIterator[Any]:
+        """Yield the validated results of one call (one item for a non-streaming operation).
+
+        ``payload`` is the arguments object, or its JSON text as it came off the wire.
+        """
+        entry, spec, args = self._prepare(kind, name, operation, payload, ctx)
+        ext = entry.extension
+        assert ext is not None
         method = getattr(ext, operation)
         shape = self.shape(type(ext), operation)
         try:
@@ -136,11 +180,10 @@ class Dispatcher:
                 async for item in method(args, ctx):
                     yield self._check(spec, entry, ctx, item)
             elif shape is _COROUTINE:
-                result = await method(args, ctx)
-                async for item in self._results(spec, entry, ctx, result):
+                for item in self._sync_results(spec, entry, ctx, await method(args, ctx)):
                     yield item
             elif shape is _ON_LOOP:
-                async for item in self._results(spec, entry, ctx, method(args, ctx)):
+                for item in self._sync_results(spec, entry, ctx, method(args, ctx)):
                     yield item
             elif spec.stream:
                 async for item in self._stream_in_thread(spec, entry, ctx, method, args):
@@ -148,38 +191,25 @@ class Dispatcher:
             else:
                 result = await asyncio.get_running_loop().run_in_executor(self.executor, method, args, ctx)
                 yield self._check(spec, entry, ctx, result)
-        except PluginError as exc:
-            if not exc.plugin:
-                exc.plugin = entry.plugin
-            if not exc.call:
-                exc.call = ctx.call
-            exc.args = (exc._render(),)
-            raise
         except (asyncio.CancelledError, GeneratorExit):
             ctx.cancelled.set()
             raise
         except Exception as exc:
-            raise PluginFailed(
-                f"the plugin raised {type(exc).__name__}: {exc}",
-                plugin=entry.plugin,
-                call=ctx.call,
-                details={"exception_type": type(exc).__name__},
-            ) from exc
+            failure = self._failure(exc, entry, ctx)
+            if failure is exc:
+                raise
+            raise failure from exc
 
-    async def _results(
-        self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, result: Any
-    ) -> AsyncIterator[Any]:
+    def _sync_results(self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, result: Any) -> list[Any]:
         if not spec.stream:
-            yield self._check(spec, entry, ctx, result)
-            return
+            return [self._check(spec, entry, ctx, result)]
         if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
             raise PluginMalformedResponse(
                 f"a streaming operation must return an iterable of results, not {type(result).__name__}",
                 plugin=entry.plugin,
                 call=ctx.call,
             )
-        for item in result:
-            yield self._check(spec, entry, ctx, item)
+        return [self._check(spec, entry, ctx, item) for item in result]
 
     async def _stream_in_thread(
         self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, method: Any, args: Any

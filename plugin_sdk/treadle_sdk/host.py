@@ -32,6 +32,7 @@ from .errors import (
 from .extensions import operation_specs
 from .protocol import PROTOCOL_VERSION, Connection, error_from_frame, pb
 from .registry import Registry, find_entry_points
+from .spin import new_spinning_loop
 
 __all__ = ["HostServer", "ConnectionKernelClient", "main"]
 
@@ -99,9 +100,10 @@ class HostServer:
         which = call.WhichOneof("request")
         try:
             if which == "invoke":
-                task = asyncio.get_running_loop().create_task(self._serve_invoke(conn, call_id, call))
-                self._tasks[call_id] = task
-                task.add_done_callback(lambda _t: self._tasks.pop(call_id, None))
+                if not self._serve_now(conn, call_id, call):
+                    task = asyncio.get_running_loop().create_task(self._serve_invoke(conn, call_id, call))
+                    self._tasks[call_id] = task
+                    task.add_done_callback(lambda _t: self._tasks.pop(call_id, None))
             elif which == "describe":
                 major = call.describe.protocol_version.split(".")[0]
                 if major != PROTOCOL_VERSION.split(".")[0]:
@@ -127,21 +129,47 @@ class HostServer:
         if task is not None:
             task.cancel()
 
-    async def _serve_invoke(self, conn: Connection, call_id: int, call: pb.Call) -> None:
+    @staticmethod
+    def _context(conn: Connection, call: pb.Call) -> CallContext:
         req = call.invoke
-        name = call_name(req.kind, req.name, req.operation)
-        loop = asyncio.get_running_loop()
-        ctx = CallContext(
+        return CallContext(
             plugin="",
-            call=name,
+            call=call_name(req.kind, req.name, req.operation),
             tenant_id=req.tenant_id,
-            kernel=ConnectionKernelClient(loop, conn, req.token),
+            kernel=ConnectionKernelClient(asyncio.get_running_loop(), conn, req.token),
             deadline=time.monotonic() + call.timeout if call.timeout > 0 else None,
         )
+
+    @staticmethod
+    def _dumper(req: pb.InvokeRequest) -> Any:
         try:
-            dump = operation_specs(req.kind)[req.operation].result_adapter.dump_json  # type: ignore[attr-defined]
+            return operation_specs(req.kind)[req.operation].result_adapter.dump_json  # type: ignore[attr-defined]
         except (ValueError, KeyError):
-            dump = None
+            return None  # resolve() refuses unknown kinds and operations before anything is dumped
+
+    def _serve_now(self, conn: Connection, call_id: int, call: pb.Call) -> bool:
+        """Answer a call of quick sync code (``blocking = False``) within this turn of the loop:
+        no task, one write. False if the call must run as a task."""
+        req = call.invoke
+        ctx = self._context(conn, call)
+        with conn.batch():
+            try:
+                results = self.dispatcher.run_now(req.kind, req.name, req.operation, req.payload, ctx)
+                if results is None:
+                    return False
+                dump = self._dumper(req)
+                for item in results:
+                    conn.reply_chunk(call_id, data=dump(item))
+                conn.reply_end(call_id)
+            except PluginError as exc:
+                conn.reply_error(call_id, exc)
+        return True
+
+    async def _serve_invoke(self, conn: Connection, call_id: int, call: pb.Call) -> None:
+        req = call.invoke
+        ctx = self._context(conn, call)
+        name = ctx.call
+        dump = self._dumper(req)
         try:
             async with asyncio.timeout(call.timeout if call.timeout > 0 else None):
                 async for item in self.dispatcher.invoke(req.kind, req.name, req.operation, req.payload, ctx):
@@ -248,9 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plugin", action="append", default=[], help="an entry point name in group 'treadle'")
     parser.add_argument("--path", action="append", default=[], help="a plugin import path, module[:attr]")
     parser.add_argument("--max-workers", type=int, default=32, help="threads for blocking plugin code")
+    parser.add_argument(
+        "--spin-us", type=float, default=0, help="poll this long after activity before sleeping (see spin.py)"
+    )
     args = parser.parse_args(argv)
     registry = load_registry(args.plugin, args.path)
-    asyncio.run(serve(registry, args.group, args.socket, max_workers=args.max_workers))
+    with asyncio.Runner(loop_factory=lambda: new_spinning_loop(args.spin_us)) as runner:
+        runner.run(serve(registry, args.group, args.socket, max_workers=args.max_workers))
     # Blocking plugin code still running in a worker thread (a hung call) must not keep us alive.
     os._exit(0)
 

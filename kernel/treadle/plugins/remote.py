@@ -95,7 +95,7 @@ class RemoteHost(PluginHostHandle):
         self.state = HostState.STARTING if self.restarts == 0 else HostState.RESTARTING
         socket_path = str(self.socket_dir / f"{_safe(self.group)}-{secrets.token_hex(4)}.sock")
         argv = [sys.executable, "-m", "treadle_sdk.host", "--group", self.group, "--socket", socket_path,
-                "--max-workers", str(self.settings.max_workers)]
+                "--max-workers", str(self.settings.max_workers), "--spin-us", str(self.settings.host_spin_us)]
         for spec in self.plan.plugins:
             argv += ["--path", spec.path] if spec.path else ["--plugin", spec.name]
         env = dict(os.environ)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import PluginError, PluginProtocolError, PluginUnavailable, error_for_code
@@ -113,6 +114,7 @@ class Connection(asyncio.BufferedProtocol):
         self._end = 0
         self.transport: asyncio.Transport | None = None
         self._outbox: list[bytes] = []
+        self._batching = False
         self.closed = False
         self.closed_event = asyncio.Event()
 
@@ -202,10 +204,22 @@ class Connection(asyncio.BufferedProtocol):
         if self.closed or self.transport is None:
             raise PluginUnavailable(f"the connection to {self.peer or 'the peer'} is closed")
         data = frame.SerializeToString()
-        if not self._outbox:
+        if not self._outbox and not self._batching:
             asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append(len(data).to_bytes(_HEADER, "big"))
         self._outbox.append(data)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Frames sent inside the block leave in one write when it ends (not a turn of the loop later)."""
+        outer = self._batching
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = outer
+            if not outer:
+                self._flush()
 
     def _flush(self) -> None:
         if self._outbox and not self.closed and self.transport is not None:
@@ -218,11 +232,15 @@ class Connection(asyncio.BufferedProtocol):
         self._next_id += 2
         stream = CallStream(self, call_id)
         self._calls[call_id] = stream
-        try:
-            self.send(pb.Frame(call_id=call_id, call=call))
-        except PluginError:
+        if self.closed or self.transport is None:
             self._calls.pop(call_id, None)
-            raise
+            raise PluginUnavailable(f"the connection to {self.peer or 'the peer'} is closed")
+        # A call is complete when opened and the caller's next step is to wait: write it now,
+        # with anything queued before it, rather than at the end of this turn of the loop.
+        data = pb.Frame(call_id=call_id, call=call).SerializeToString()
+        self._outbox.append(len(data).to_bytes(_HEADER, "big"))
+        self._outbox.append(data)
+        self._flush()
         return stream
 
     def reply_chunk(self, call_id: int, **chunk: Any) -> None:
