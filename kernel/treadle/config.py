@@ -33,6 +33,9 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=5001, ge=0, le=65535)
+    #: After activity, the server's event loop polls this long (microseconds) before it sleeps, so
+    #: answers from plugin hosts find it awake (see treadle_sdk.spin); 0 turns it off.
+    loop_spin_us: float = Field(default=200.0, ge=0)
 
 
 class ExtraPlugin(_Section):

@@ -68,6 +68,7 @@ class RemoteHost(PluginHostHandle):
         self.error = ""
         self.restarts = 0
         self._proc: asyncio.subprocess.Process | None = None
+        self._socket_path: str | None = None
         self._conn: Connection | None = None
         self._ready = asyncio.Event()
         self._stopping = False
@@ -94,6 +95,7 @@ class RemoteHost(PluginHostHandle):
     async def _launch(self) -> None:
         self.state = HostState.STARTING if self.restarts == 0 else HostState.RESTARTING
         socket_path = str(self.socket_dir / f"{_safe(self.group)}-{secrets.token_hex(4)}.sock")
+        self._socket_path = socket_path
         argv = [sys.executable, "-m", "treadle_sdk.host", "--group", self.group, "--socket", socket_path,
                 "--max-workers", str(self.settings.max_workers), "--spin-us", str(self.settings.host_spin_us)]
         for spec in self.plan.plugins:
@@ -171,8 +173,14 @@ class RemoteHost(PluginHostHandle):
         lost.cancel()
         self._ready.clear()
         conn.close()
-        self._kill()
+        if not exited.done():
+            # A host exits by itself once its connection drops; give it a moment before killing.
+            # (Killing an already dead host would reap it behind asyncio's back.)
+            await asyncio.wait({exited}, timeout=2)
+            if not exited.done():
+                self._kill()
         code = await exited
+        self._remove_socket()
         if self._stopping:
             return
         self.error = f"the host process exited with code {code}"
@@ -219,6 +227,11 @@ class RemoteHost(PluginHostHandle):
                     self._kill()
                     failures = 0
 
+    def _remove_socket(self) -> None:
+        if self._socket_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._socket_path)
+
     def _kill(self) -> None:
         proc = self._proc
         if proc is not None and proc.returncode is None:
@@ -242,6 +255,7 @@ class RemoteHost(PluginHostHandle):
                 await proc.wait()
         if self._conn is not None:
             self._conn.close()
+        self._remove_socket()
         self.state = HostState.STOPPED
 
     def _spawn(self, coro: Any) -> None:

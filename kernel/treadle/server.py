@@ -1,0 +1,81 @@
+"""Running the server: the event loop, uvicorn, and the ``server.json`` that tells the CLI where it is."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from treadle_sdk.spin import new_spinning_loop
+
+from . import __version__
+from .api import create_app
+from .config import Settings
+
+__all__ = ["serve", "read_server_file", "ServerError", "SERVER_FILE"]
+
+log = logging.getLogger("treadle")
+
+
+class ServerError(RuntimeError):
+    """The server could not start (the address is taken, the data directory is unusable)."""
+
+
+SERVER_FILE = "server.json"
+
+
+def read_server_file(settings: Settings) -> dict[str, Any] | None:
+    """Where the server on this data directory listens, if one is running there."""
+    path = settings.home / SERVER_FILE
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info
+
+
+def _write_server_file(path: Path, info: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(info, file)
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
+    """Run the server until interrupted, on the embedded defaults unless configured otherwise."""
+    settings.ensure_home()
+    host = host or settings.server.host
+    port = settings.server.port if port is None else port
+    # Bind before serving, so the port (also when 0 asks for any free one) is known up front.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    bound = sock.getsockname()[1]
+    admin_token = secrets.token_urlsafe(24)
+    server_file = settings.home / SERVER_FILE
+    info = {"pid": os.getpid(), "url": f"http://{host}:{bound}", "admin_token": admin_token}
+    app = create_app(settings, admin_token=admin_token)
+    config = uvicorn.Config(app, loop="none", lifespan="on", log_level="info")
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        _write_server_file(server_file, info)
+        log.info("Treadle %s on http://%s:%s, data in %s", __version__, host, bound, settings.home)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            server_file.unlink(missing_ok=True)
+
+    with asyncio.Runner(loop_factory=lambda: new_spinning_loop(settings.server.loop_spin_us)) as runner:
+        runner.run(run())
