@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from treadle.config import Settings  # noqa: E402
-from treadle.plugins import GroupPlan, PluginSpec, PluginSupervisor  # noqa: E402
+from treadle.config import Settings
+from treadle.plugins import GroupPlan, PluginSpec, PluginSupervisor
 
 PLUGIN = "noop_plugin"
 

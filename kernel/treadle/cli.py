@@ -45,7 +45,8 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_obj
 def serve(config: Path | None, host: str | None, port: int | None) -> None:
     """Run the server: HTTP API, plugin hosts, jobs, on the embedded defaults unless configured."""
-    from .server import ServerError, serve as run_server
+    from .server import ServerError
+    from .server import serve as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

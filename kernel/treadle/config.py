@@ -19,7 +19,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-__all__ = ["Settings", "ServerSettings", "PluginSettings", "ExtraPlugin", "ConfigError", "find_config_file"]
+__all__ = ["ConfigError", "ExtraPlugin", "PluginSettings", "ServerSettings", "Settings", "find_config_file"]
 
 
 class ConfigError(ValueError):

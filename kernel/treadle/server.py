@@ -18,7 +18,7 @@ from . import __version__
 from .api import create_app
 from .config import Settings
 
-__all__ = ["serve", "read_server_file", "ServerError", "SERVER_FILE"]
+__all__ = ["SERVER_FILE", "ServerError", "read_server_file", "serve"]
 
 log = logging.getLogger("treadle")
 

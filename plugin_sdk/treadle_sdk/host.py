@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -34,7 +35,7 @@ from .protocol import PROTOCOL_VERSION, Connection, error_from_frame, pb
 from .registry import Registry, find_entry_points
 from .spin import new_spinning_loop
 
-__all__ = ["HostServer", "ConnectionKernelClient", "main"]
+__all__ = ["ConnectionKernelClient", "HostServer", "main"]
 
 #: How long a started host waits for the kernel to connect before giving up.
 CONNECT_GRACE_SECONDS = 30.0
@@ -242,8 +243,8 @@ async def serve(registry: Registry, group: str, socket_path: str, *, max_workers
             connected.set()
         return conn
 
-    if os.path.exists(socket_path):
-        os.unlink(socket_path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(socket_path)  # a stale socket of a crashed host with the same path
     listener = await loop.create_unix_server(factory, socket_path)
     os.chmod(socket_path, 0o600)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -265,7 +266,7 @@ async def serve(registry: Registry, group: str, socket_path: str, *, max_workers
     server.shutdown()
     for conn in current:
         conn.close()
-    if os.path.exists(socket_path):
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)
 
 

@@ -3,4 +3,4 @@
 from .app import create_app
 from .errors import ApiError, error_response
 
-__all__ = ["create_app", "ApiError", "error_response"]
+__all__ = ["ApiError", "create_app", "error_response"]
