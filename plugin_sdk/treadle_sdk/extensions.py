@@ -37,6 +37,7 @@ from .schemas import (
     ModelProviderSchema,
     NodeTypeSchema,
     StorageSchema,
+    ToolParameter,
     ToolParameterType,
     ToolProviderSchema,
     ToolSchema,
@@ -207,28 +208,38 @@ class Tool(abc.ABC):
 _NUMBER = int | float
 
 
-def _coerce_parameter(tool: ToolSchema, name: str, kind: ToolParameterType, value: Any, options: list[str]) -> Any:
-    where = f"parameter {name!r} of tool {tool.name!r}"
-    if kind is ToolParameterType.NUMBER or kind == "number":
+def _coerce_parameter(tool: ToolSchema, param: ToolParameter, value: Any) -> Any:
+    where = f"parameter {param.name!r} of tool {tool.name!r}"
+    kind = param.type
+    if kind == ToolParameterType.NUMBER:
         if isinstance(value, bool) or not isinstance(value, _NUMBER | str):
             raise PluginInvalidArgument(f"{where} must be a number, not {type(value).__name__}")
         if isinstance(value, str):
             try:
-                return int(value) if value.strip().lstrip("-").isdigit() else float(value)
+                value = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
             except ValueError:
                 raise PluginInvalidArgument(f"{where} must be a number, not {value!r}") from None
+        if (param.min is not None and value < param.min) or (param.max is not None and value > param.max):
+            bounds = " and ".join(
+                f"{word} {bound:g}" for word, bound in (("at least", param.min), ("at most", param.max)) if bound is not None
+            )
+            raise PluginInvalidArgument(
+                f"{where} must be {bounds}, not {value}",
+                details={"parameter": param.name, "min": param.min, "max": param.max},
+            )
         return value
-    if kind is ToolParameterType.BOOLEAN or kind == "boolean":
+    if kind == ToolParameterType.BOOLEAN:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in {"true", "false", "1", "0"}:
             return value.lower() in {"true", "1"}
         raise PluginInvalidArgument(f"{where} must be true or false, not {value!r}")
-    if kind is ToolParameterType.SELECT or kind == "select":
+    if kind == ToolParameterType.SELECT:
+        options = [o.value for o in param.options]
         if options and str(value) not in options:
             raise PluginInvalidArgument(f"{where} must be one of {options}, not {value!r}")
         return str(value)
-    if kind in (ToolParameterType.STRING, ToolParameterType.SECRET_INPUT, "string", "secret-input"):
+    if kind in (ToolParameterType.STRING, ToolParameterType.SECRET_INPUT):
         if isinstance(value, dict | list):
             raise PluginInvalidArgument(f"{where} must be text, not {type(value).__name__}")
         return value if isinstance(value, str) else str(value)
@@ -256,8 +267,7 @@ def validate_tool_parameters(tool: ToolSchema, parameters: dict[str, Any]) -> di
                     details={"parameter": param.name},
                 )
             continue
-        options = [o.value for o in param.options]
-        out[param.name] = _coerce_parameter(tool, param.name, param.type, value, options)
+        out[param.name] = _coerce_parameter(tool, param, value)
     return out
 
 
@@ -300,7 +310,7 @@ class ToolProvider(Extension):
     def invoke_tool(self, args: InvokeToolArgs, ctx: CallContext) -> Iterator[Any]:
         tool = self.get_tool(args.tool)
         parameters = validate_tool_parameters(tool.schema, args.parameters)
-        result = tool.invoke(parameters, ctx, args.credentials)
+        result: Any = tool.invoke(parameters, ctx, args.credentials)
         if isinstance(result, BaseModel | dict | str):
             result = [result]
         for message in result:

@@ -58,7 +58,7 @@ class ExtensionEntry:
 def schema_of(ext: Extension) -> dict[str, Any]:
     """The JSON form of an extension's schema (tool providers include their tools)."""
     schema = ext.describe() if isinstance(ext, ToolProvider) else ext.schema
-    return schema.model_dump(mode="json")  # type: ignore[no-any-return]
+    return schema.model_dump(mode="json")
 
 
 class ExtensionTable:

@@ -52,7 +52,7 @@ I18nText = Annotated[dict[str, str], BeforeValidator(_i18n)]
 
 
 class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Named(_Schema):

@@ -21,7 +21,7 @@ __all__ = ["SpinningSelector", "new_spinning_loop"]
 _BUSY_WINDOW = 0.002
 
 
-class SpinningSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class SpinningSelector(selectors.DefaultSelector):
     """A selector that, within ``spin_us`` of its last event, polls instead of sleeping."""
 
     def __init__(self, spin_us: float) -> None:
@@ -49,7 +49,7 @@ class SpinningSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
                 events = super().select(timeout)
         if events:
             self._last_event = time.perf_counter()
-        return events  # type: ignore[no-any-return]
+        return events
 
 
 def new_spinning_loop(spin_us: float) -> Any:

@@ -196,7 +196,7 @@ def test_weekday(year: Any, month: Any, day: Any, weekday: str) -> None:
     ("year", "month", "day", "message"),
     [
         (2023, 2, 29, "year 2023, month 2, day 29 is not a date: day is out of range for month"),
-        (2024, 13, 1, "month must be in 1..12"),
+        (2024, 13, 1, "parameter 'month' of tool 'weekday' must be at least 1 and at most 12, not 13"),
         (2024, 1.5, 1, "parameter 'month' must be a whole number"),
     ],
 )

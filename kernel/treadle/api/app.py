@@ -69,6 +69,6 @@ def create_app(settings: Settings, *, admin_token: str, supervisor: PluginSuperv
             Route("/health", health, methods=["GET"]),
             Route("/admin/api/plugins", plugins, methods=["GET"]),
         ],
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers,
         lifespan=lifespan,
     )

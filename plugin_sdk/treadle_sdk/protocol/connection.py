@@ -12,7 +12,7 @@ import collections
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from ..errors import PluginError, PluginProtocolError, PluginUnavailable, error_for_code
 from . import treadle_plugin_v1_pb2 as pb
@@ -28,7 +28,7 @@ _INITIAL_BUFFER = 256 * 1024
 def error_frame_body(exc: PluginError) -> pb.Error:
     """The wire form of a typed error."""
     return pb.Error(
-        code=int(exc.code),
+        code=cast("pb.ErrorCode", int(exc.code)),
         message=exc.message,
         plugin=exc.plugin,
         call=exc.call,
@@ -153,7 +153,7 @@ class Connection(asyncio.BufferedProtocol):
                 if _HEADER + size > len(self._buf) - self._start:
                     self._make_room(_HEADER + size)
                 return
-            frame = pb.Frame.FromString(self._view[self._start + _HEADER : stop])
+            frame = pb.Frame.FromString(self._view[self._start + _HEADER : stop])  # type: ignore[arg-type]  # any buffer parses
             self._start = stop
             self._dispatch(frame)
         if self._start == self._end:
