@@ -220,9 +220,8 @@ def _coerce_parameter(tool: ToolSchema, param: ToolParameter, value: Any) -> Any
             except ValueError:
                 raise PluginInvalidArgument(f"{where} must be a number, not {value!r}") from None
         if (param.min is not None and value < param.min) or (param.max is not None and value > param.max):
-            bounds = " and ".join(
-                f"{word} {bound:g}" for word, bound in (("at least", param.min), ("at most", param.max)) if bound is not None
-            )
+            limits = (("at least", param.min), ("at most", param.max))
+            bounds = " and ".join(f"{word} {bound:g}" for word, bound in limits if bound is not None)
             raise PluginInvalidArgument(
                 f"{where} must be {bounds}, not {value}",
                 details={"parameter": param.name, "min": param.min, "max": param.max},
