@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from treadle.config import Settings
 from treadle.plugins import GroupPlan, PluginSpec, PluginSupervisor
+from treadle_sdk.spin import new_spinning_loop
 
 PLUGIN = "noop_plugin"
 
@@ -54,17 +55,15 @@ async def measure(supervisor: PluginSupervisor, provider: str, calls: int, warmu
     }
 
 
-async def run(calls: int, warmup: int) -> dict[str, dict[str, float]]:
-    with tempfile.TemporaryDirectory(prefix="treadle-bench-") as home:
-        settings = Settings.load(home=home)
-        spec = PluginSpec(PLUGIN, path=PLUGIN)
-        results: dict[str, dict[str, float]] = {}
-        for placement, group in (("inline", GroupPlan("inline", True, (spec,))),
-                                 ("process", GroupPlan("bench", False, (spec,)))):
-            async with PluginSupervisor(settings, groups=[group]) as supervisor:
-                results[f"{placement}/nonblocking"] = await measure(supervisor, "bench-noop", calls, warmup)
-                results[f"{placement}/blocking"] = await measure(supervisor, "bench-noop-blocking", calls, warmup)
-        return results
+async def run(settings: Settings, calls: int, warmup: int) -> dict[str, dict[str, float]]:
+    spec = PluginSpec(PLUGIN, path=PLUGIN)
+    results: dict[str, dict[str, float]] = {}
+    for placement, group in (("inline", GroupPlan("inline", True, (spec,))),
+                             ("process", GroupPlan("bench", False, (spec,)))):
+        async with PluginSupervisor(settings, groups=[group]) as supervisor:
+            results[f"{placement}/nonblocking"] = await measure(supervisor, "bench-noop", calls, warmup)
+            results[f"{placement}/blocking"] = await measure(supervisor, "bench-noop-blocking", calls, warmup)
+    return results
 
 
 def main() -> None:
@@ -72,17 +71,26 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--spin-us", type=float, help="override [server] loop_spin_us and [plugins] host_spin_us (0: no polling)"
+    )
     args = parser.parse_args()
-    from treadle_sdk.spin import new_spinning_loop
-    with asyncio.Runner(loop_factory=lambda: new_spinning_loop(200)) as runner:
-        results = runner.run(run(args.calls, args.warmup))
+    with tempfile.TemporaryDirectory(prefix="treadle-bench-") as home:
+        settings = Settings.load(home=home)
+        if args.spin_us is not None:
+            settings.server.loop_spin_us = settings.plugins.host_spin_us = args.spin_us
+        # The event loop the server runs on (treadle.server), so the figures are the server's.
+        with asyncio.Runner(loop_factory=lambda: new_spinning_loop(settings.server.loop_spin_us)) as runner:
+            results = runner.run(run(settings, args.calls, args.warmup))
     ratios = {
         kind: results[f"process/{kind}"]["p50_us"] / results[f"inline/{kind}"]["p50_us"]
         for kind in ("nonblocking", "blocking")
     }
+    spin = {"loop_spin_us": settings.server.loop_spin_us, "host_spin_us": settings.plugins.host_spin_us}
     if args.json:
-        print(json.dumps({"results": results, "p50_ratio_process_over_inline": ratios}, indent=2))
+        print(json.dumps({"results": results, "p50_ratio_process_over_inline": ratios, **spin}, indent=2))
         return
+    print(f"event loops poll before sleeping: server {spin['loop_spin_us']:g} us, host {spin['host_spin_us']:g} us")
     print(f"{'placement':<24}{'p50 us':>10}{'p99 us':>10}{'mean us':>10}{'calls/s':>10}")
     for name, row in results.items():
         print(f"{name:<24}{row['p50_us']:>10.0f}{row['p99_us']:>10.0f}{row['mean_us']:>10.0f}{row['calls_per_s']:>10.0f}")

@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from .context import CallContext
 from .errors import (
@@ -27,7 +28,7 @@ from .errors import (
 from .extensions import Extension, ExtensionKind, OperationSpec
 from .registry import ExtensionEntry, ExtensionTable
 
-__all__ = ["Dispatcher", "call_name"]
+__all__ = ["Dispatcher", "call_name", "unencodable"]
 
 _DONE = object()
 _ASYNC_GEN = "async-generator"
@@ -41,6 +42,12 @@ def call_name(kind: str, name: str, operation: str) -> str:
     return f"{kind}/{name}.{operation}"
 
 
+def unencodable(exc: PydanticSerializationError, *, plugin: str, call: str) -> PluginMalformedResponse:
+    """The error for a result that passed its type check but has no JSON form (an arbitrary object
+    where the type allows any value)."""
+    return PluginMalformedResponse(f"the plugin returned a result JSON cannot encode: {exc}", plugin=plugin, call=call)
+
+
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": ".".join(map(str, err["loc"])), "msg": err["msg"], "type": err["type"]}
@@ -49,11 +56,17 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 class Dispatcher:
-    """Runs operations of the extensions in ``table``; blocking plugin code runs on ``executor``."""
+    """Runs operations of the extensions in ``table``; blocking plugin code runs on ``executor``.
 
-    def __init__(self, table: ExtensionTable, executor: Executor) -> None:
+    With ``check_json``, every result must also encode as JSON, as it must to leave a host process:
+    a host that runs plugins in the kernel's own process sets it, so that a plugin failing there
+    fails the same way inline.
+    """
+
+    def __init__(self, table: ExtensionTable, executor: Executor, *, check_json: bool = False) -> None:
         self.table = table
         self.executor = executor
+        self.check_json = check_json
         self._shapes: dict[tuple[type[Extension], str], str] = {}
 
     def shape(self, cls: type[Extension], operation: str) -> str:
@@ -252,10 +265,14 @@ class Dispatcher:
             if not future.done():
                 ctx.cancelled.set()  # the consumer stopped early: tell the producing thread
 
-    @staticmethod
-    def _check(spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, item: Any) -> Any:
+    def _check(self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, item: Any) -> Any:
         try:
-            return spec.result_adapter.validate_python(item)  # type: ignore[attr-defined]
+            result = spec.result_adapter.validate_python(item)  # type: ignore[attr-defined]
+            if self.check_json:
+                spec.result_adapter.dump_json(result)  # type: ignore[attr-defined]
+            return result
+        except PydanticSerializationError as exc:
+            raise unencodable(exc, plugin=entry.plugin, call=ctx.call) from None
         except ValidationError as exc:
             raise PluginMalformedResponse(
                 f"the plugin returned {type(item).__name__} where {spec.name} gives "

@@ -20,8 +20,10 @@ from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from pydantic_core import PydanticSerializationError
+
 from .context import CallContext, KernelClient
-from .dispatch import Dispatcher, call_name
+from .dispatch import Dispatcher, call_name, unencodable
 from .errors import (
     PluginCancelled,
     PluginError,
@@ -51,6 +53,7 @@ class ConnectionKernelClient(KernelClient):
     async def astream(self, method: str, payload: dict[str, Any]) -> AsyncIterator[Any]:
         request = pb.KernelRequest(token=self.token, method=method, payload=json.dumps(payload).encode())
         stream = self._conn.open(pb.Call(kernel=request))
+        finished = False
         try:
             while True:
                 frame = await stream.next()
@@ -58,11 +61,15 @@ class ConnectionKernelClient(KernelClient):
                 if body == "chunk":
                     yield json.loads(frame.chunk.data)
                 elif body == "end":
+                    finished = True
                     return
                 elif body == "error":
+                    finished = True
                     raise error_from_frame(frame.error)
         finally:
-            stream.close()
+            # A plugin that stops reading (its own call cancelled, or it broke off) must stop the
+            # kernel's work too: a nested invocation would otherwise run on for nobody.
+            stream.close(None if finished else "the plugin stopped reading")
 
 
 class HostServer:
@@ -164,6 +171,10 @@ class HostServer:
                 conn.reply_end(call_id)
             except PluginError as exc:
                 conn.reply_error(call_id, exc)
+            except PydanticSerializationError as exc:
+                conn.reply_error(call_id, unencodable(exc, plugin=ctx.plugin, call=ctx.call))
+            except Exception as exc:  # raised out of on_call it would drop the connection and the host
+                conn.reply_error(call_id, PluginInternalError(f"{type(exc).__name__}: {exc}", call=ctx.call))
         return True
 
     async def _serve_invoke(self, conn: Connection, call_id: int, call: pb.Call) -> None:
@@ -187,6 +198,8 @@ class HostServer:
             self._reply(conn, call_id, PluginCancelled("the kernel cancelled the call", plugin=ctx.plugin, call=name))
         except PluginError as exc:
             self._reply(conn, call_id, exc)
+        except PydanticSerializationError as exc:
+            self._reply(conn, call_id, unencodable(exc, plugin=ctx.plugin, call=name))
         except Exception as exc:  # a fault in this module, reported rather than killing the host
             self._reply(conn, call_id, PluginInternalError(f"{type(exc).__name__}: {exc}", call=name))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -76,6 +77,10 @@ class PluginSupervisor:
 
     async def stop(self) -> None:
         await asyncio.gather(*(host.stop() for host in self.hosts.values()), return_exceptions=True)
+        if self._socket_dir is not None and self._socket_dir != self.settings.socket_dir:
+            # The private temporary directory socket_dir_for made, empty once the hosts are stopped.
+            with contextlib.suppress(OSError):
+                self._socket_dir.rmdir()
 
     async def __aenter__(self) -> PluginSupervisor:
         await self.start()

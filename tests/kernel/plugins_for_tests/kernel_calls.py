@@ -11,6 +11,8 @@ tools, so a test can see that KV data is kept per plugin. Each registers ``<pref
 ``maths`` (``expression``: invokes the ``maths`` provider's ``eval_expression``), ``app`` (invokes an
 app), ``recurse`` (invokes this same tool again, without end), ``stash`` (keeps its kernel client)
 and ``use_stash`` (reads KV through the client ``stash`` kept, after that call ended).
+``caller_async`` also has ``relay_endless``, which relays the messages of the ``streamer``
+provider's ``endless`` tool (parameter ``marker`` passed on) for as long as they come.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from . import declared_tools, provider_schema
 
 KV_TOOLS = ("set", "set_size", "get", "delete")
 CALLER_TOOLS = ("maths", "app", "recurse", "stash", "use_stash")
+ASYNC_CALLER_TOOLS = (*CALLER_TOOLS, "relay_endless")
 
 
 def _value(args: InvokeToolArgs) -> bytes:
@@ -115,9 +118,13 @@ class AsyncCaller(ToolProvider):
     schema = provider_schema("caller_async")
 
     def __init__(self) -> None:
-        self.tools = declared_tools(*CALLER_TOOLS)
+        self.tools = declared_tools(*ASYNC_CALLER_TOOLS)
 
     async def invoke_tool(self, args: InvokeToolArgs, ctx: CallContext) -> list[Any]:  # type: ignore[override]
+        if args.tool == "relay_endless":
+            parameters = {"marker": args.parameters["marker"]}
+            request = {"provider": "streamer", "tool": "endless", "parameters": parameters}
+            return [message async for message in ctx.kernel.astream("invoke_tool", request)]
         if args.tool == "maths":
             parameters = {"expression": args.parameters["expression"]}
             return await ctx.kernel.ainvoke_tool("maths", "eval_expression", parameters)

@@ -5,6 +5,7 @@ Every provider serves these tool names (the async ones also ``hang``):
 - ``echo``: one text message, the ``text`` parameter;
 - ``fail``: raises ``ValueError``;
 - ``hang``: never answers (a worker thread blocked on :data:`RELEASE`, or an await that never ends);
+  the thread touches the file named by its ``marker`` parameter, if given, as it starts waiting;
 - ``wrong_type``: an int where a tool message is due;
 - ``not_iterable``: an int for the whole result of a streaming operation;
 - ``not_json``: a JSON message holding an object JSON has no encoding for.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from treadle_sdk import CallContext, ToolProvider, hookimpl
@@ -60,6 +62,8 @@ class InThreadProvider(ToolProvider):
 
     def invoke_tool(self, args: InvokeToolArgs, ctx: CallContext) -> Any:  # type: ignore[override]
         if args.tool == "hang":
+            if "marker" in args.parameters:
+                Path(args.parameters["marker"]).touch()
             RELEASE.wait(HANG_SECONDS)
             return []
         return _result(args)
