@@ -48,6 +48,17 @@ def unencodable(exc: PydanticSerializationError, *, plugin: str, call: str) -> P
     return PluginMalformedResponse(f"the plugin returned a result JSON cannot encode: {exc}", plugin=plugin, call=call)
 
 
+def _stream_of(result: Any, entry: ExtensionEntry, ctx: CallContext) -> Any:
+    """``result`` if it can be a streaming operation's results, else the malformed-response error."""
+    if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
+        raise PluginMalformedResponse(
+            f"a streaming operation must return an iterable of results, not {type(result).__name__}",
+            plugin=entry.plugin,
+            call=ctx.call,
+        )
+    return result
+
+
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": ".".join(map(str, err["loc"])), "msg": err["msg"], "type": err["type"]}
@@ -216,13 +227,7 @@ class Dispatcher:
     def _sync_results(self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, result: Any) -> list[Any]:
         if not spec.stream:
             return [self._check(spec, entry, ctx, result)]
-        if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
-            raise PluginMalformedResponse(
-                f"a streaming operation must return an iterable of results, not {type(result).__name__}",
-                plugin=entry.plugin,
-                call=ctx.call,
-            )
-        return [self._check(spec, entry, ctx, item) for item in result]
+        return [self._check(spec, entry, ctx, item) for item in _stream_of(result, entry, ctx)]
 
     async def _stream_in_thread(
         self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, method: Any, args: Any
@@ -232,14 +237,7 @@ class Dispatcher:
 
         def produce() -> None:
             try:
-                result = method(args, ctx)
-                if isinstance(result, str | bytes | dict) or not hasattr(result, "__iter__"):
-                    raise PluginMalformedResponse(
-                        f"a streaming operation must return an iterable of results, not {type(result).__name__}",
-                        plugin=entry.plugin,
-                        call=ctx.call,
-                    )
-                iterator: Iterator[Any] = iter(result)
+                iterator: Iterator[Any] = iter(_stream_of(method(args, ctx), entry, ctx))
                 for item in iterator:
                     if ctx.cancelled.is_set():
                         close = getattr(iterator, "close", None)

@@ -76,7 +76,7 @@ async def ainvoke(
     *,
     tenant_id: str = "test-tenant",
     kernel: MemoryKernel | None = None,
-    timeout: float | None = None,  # noqa: ASYNC109 - also the deadline the plugin sees in ctx
+    timeout: float | None = None,
 ) -> list[Any]:
     """Run one operation of an extension of ``plugin`` (or of a loaded Registry); collect results."""
     registry = plugin if isinstance(plugin, Registry) else load(plugin)

@@ -97,7 +97,7 @@ async def call_tool(
     tool: str,
     *,
     tenant_id: str = "",
-    timeout: float | None = None,  # noqa: ASYNC109 - the call's deadline, passed on to the supervisor
+    timeout: float | None = None,
     **parameters: Any,
 ) -> list[Any]:
     """The messages of one tool call through the supervisor."""

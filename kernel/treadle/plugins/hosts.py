@@ -14,10 +14,10 @@ from treadle_sdk.registry import ExtensionEntry
 
 from .placement import GroupPlan
 
-__all__ = ["HostState", "PluginRecord", "PluginHostHandle", "with_deadline"]
+__all__ = ["HostState", "PluginHostHandle", "PluginRecord", "with_deadline"]
 
 
-class HostState(str, enum.Enum):
+class HostState(enum.StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     RESTARTING = "restarting"

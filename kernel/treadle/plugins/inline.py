@@ -53,7 +53,9 @@ class InlineHost(PluginHostHandle):
             [p.name for p in self.plan.plugins if not p.path], [p.path for p in self.plan.plugins if p.path]
         )
         self._dispatcher = Dispatcher(registry.extensions, self._executor, check_json=True)
-        self.plugins = [PluginRecord(p.name, p.distribution, p.version, p.load_error) for p in registry.plugins.values()]
+        self.plugins = [
+            PluginRecord(p.name, p.distribution, p.version, p.load_error) for p in registry.plugins.values()
+        ]
         self.extensions = list(registry.extensions)
         self.state = HostState.RUNNING
 

@@ -26,7 +26,7 @@ from treadle_sdk.errors import (
 
 from .kv import KVStore
 
-__all__ = ["InvocationScope", "KernelServices", "AppInvoker", "InvokeFn", "MAX_CALL_DEPTH", "MAX_KEY_LENGTH"]
+__all__ = ["MAX_CALL_DEPTH", "MAX_KEY_LENGTH", "AppInvoker", "InvocationScope", "InvokeFn", "KernelServices"]
 
 #: How deeply plugin calls may nest (a tool invoking a model invoking a tool ...).
 MAX_CALL_DEPTH = 8

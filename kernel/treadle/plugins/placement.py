@@ -9,7 +9,7 @@ from treadle_sdk.registry import find_entry_points
 
 from ..config import PluginSettings
 
-__all__ = ["INLINE", "FIRST_PARTY_GROUP", "FIRST_PARTY_DISTRIBUTIONS", "PluginSpec", "GroupPlan", "plan_groups"]
+__all__ = ["FIRST_PARTY_DISTRIBUTIONS", "FIRST_PARTY_GROUP", "INLINE", "GroupPlan", "PluginSpec", "plan_groups"]
 
 INLINE = "inline"
 FIRST_PARTY_GROUP = "first-party"
