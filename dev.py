@@ -39,7 +39,7 @@ def fingerprint() -> str:
 
 
 def setup() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 the user has
         sys.exit(f"Treadle needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = fingerprint()
     if STAMP.exists() and STAMP.read_text() == wanted and python().exists():
