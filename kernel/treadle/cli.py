@@ -53,6 +53,8 @@ def serve(config: Path | None, host: str | None, port: int | None) -> None:
         run_server(_settings(config), host=host, port=port)
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a foreground server is stopped; uvicorn has already shut down cleanly
 
 
 def _live_table(url: str, token: str | None) -> list[dict[str, Any]]:
