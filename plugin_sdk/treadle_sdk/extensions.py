@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable, Iterable, Iterator
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .context import CallContext
-from .errors import PluginInvalidArgument, PluginNotFound, PluginUnimplemented, RegistrationError
+from .errors import (
+    PluginInvalidArgument,
+    PluginMalformedResponse,
+    PluginNotFound,
+    PluginUnimplemented,
+    RegistrationError,
+)
 from .model_runtime import (
     CountTokensArgs,
     InvokeLLMArgs,
@@ -33,6 +40,7 @@ from .model_runtime import (
     TextEmbeddingResult,
     ValidateModelCredentialsArgs,
 )
+from .nodes import NodeConfigError, NodeResult, PreparedNode, WireRuntime
 from .schemas import (
     ModelProviderSchema,
     NodeTypeSchema,
@@ -327,33 +335,67 @@ class _Wire(BaseModel):
 
 class RunNodeArgs(_Wire):
     node_id: str
+    #: The node's DSL ``data``.
     config: dict[str, Any]
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    #: The variables the node reads, as ``[selector, value]`` pairs.
+    variables: list[tuple[list[str], Any]] = Field(default_factory=list)
 
 
 class NodeEvent(_Wire):
-    """What a node run streams: text chunks of an output, then one ``result``."""
+    """What a node run streams: text chunks and assignments as they happen, then one ``result``."""
 
-    type: Literal["chunk", "result", "log"]
-    #: For ``chunk``: the output variable the text belongs to, and the text.
+    type: Literal["chunk", "assign", "result"]
+    #: ``chunk``: the output variable the text belongs to, and the text.
     variable: str | None = None
     chunk: str | None = None
-    #: For ``result``: the node's outputs and the branch handle it chose (branch nodes).
+    #: ``assign``: the variable written and its new value.
+    selector: list[str] | None = None
+    value: Any = None
+    #: ``result``: the node's outputs and the branch handle it chose.
     outputs: dict[str, Any] | None = None
-    edge_source_handle: str | None = None
+    handle: str | None = None
+    inputs: dict[str, Any] | None = None
     process_data: dict[str, Any] | None = None
 
 
 class NodeType(Extension):
-    """A workflow node type (``schema.name`` is the DSL node ``type``)."""
+    """A workflow node type; ``schema.name`` is the DSL node ``type`` it runs.
+
+    Subclasses implement :meth:`prepare`. The ``run`` operation, which runs a node in a plugin host,
+    is built on it: node authors write the node once for both placements.
+    """
 
     kind = ExtensionKind.NODE_TYPE
     schema: NodeTypeSchema
 
+    def prepare(self, node_id: str, config: dict[str, Any]) -> PreparedNode:
+        """Check one node's configuration and return it ready to run; raise
+        :class:`~treadle_sdk.nodes.NodeConfigError` naming the field that is wrong."""
+        raise NodeConfigError(f"node type {self.name!r} does not implement prepare()")
+
     @operation(RunNodeArgs, NodeEvent, stream=True)
-    @_unimplemented
-    def run(self, args: RunNodeArgs, ctx: CallContext) -> Iterable[NodeEvent]:
-        raise _unimplemented_error(self, "run")
+    async def run(self, args: RunNodeArgs, ctx: CallContext) -> AsyncIterator[NodeEvent]:
+        try:
+            prepared = self.prepare(args.node_id, args.config)
+        except NodeConfigError as exc:
+            raise PluginInvalidArgument(str(exc), details={"path": exc.path}) from None
+        rt = WireRuntime(args.node_id, {tuple(selector): value for selector, value in args.variables})
+        result = prepared.run(rt)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, NodeResult):
+            raise PluginMalformedResponse(f"node type {self.name!r} returned {type(result).__name__}, not NodeResult")
+        for variable, chunk in rt.chunks:
+            yield NodeEvent(type="chunk", variable=variable, chunk=chunk)
+        for selector, value in rt.assignments:
+            yield NodeEvent(type="assign", selector=list(selector), value=value)
+        yield NodeEvent(
+            type="result",
+            outputs=result.outputs,
+            handle=result.handle,
+            inputs=result.inputs,
+            process_data=result.process_data,
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,14 +9,27 @@ from treadle_sdk.registry import find_entry_points
 
 from ..config import PluginSettings
 
-__all__ = ["FIRST_PARTY_DISTRIBUTIONS", "FIRST_PARTY_GROUP", "INLINE", "GroupPlan", "PluginSpec", "plan_groups"]
+__all__ = ["FIRST_PARTY_DISTRIBUTIONS", "FIRST_PARTY_GROUP", "INLINE", "INLINE_BY_DEFAULT", "GroupPlan", "PluginSpec", "plan_groups"]
 
 INLINE = "inline"
 FIRST_PARTY_GROUP = "first-party"
 
 #: Distributions made in this repository. They share one host process unless placed otherwise; every
 #: other distribution is isolated in a host of its own.
-FIRST_PARTY_DISTRIBUTIONS = frozenset({"treadle-plugin-fake", "treadle-plugin-basic-tools"})
+FIRST_PARTY_DISTRIBUTIONS = frozenset(
+    {
+        "treadle-plugin-fake",
+        "treadle-plugin-basic-tools",
+        "treadle-plugin-core-nodes",
+        "treadle-plugin-code-node",
+        "treadle-plugin-http-node",
+        "treadle-plugin-doc-extractor",
+    }
+)
+
+#: First-party distributions that run inline unless placed otherwise: the control-flow node types
+#: execute no foreign code and sit on the engine's hot path (DESIGN.md, "Default placement").
+INLINE_BY_DEFAULT = frozenset({"treadle-plugin-core-nodes"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +67,10 @@ def plan_groups(settings: PluginSettings) -> list[GroupPlan]:
     """Group the plugins to load by where they run, per ``settings.placement`` and the defaults."""
     members: dict[str, list[PluginSpec]] = {}
     for spec in _installed(settings):
-        default = FIRST_PARTY_GROUP if spec.first_party else (spec.distribution or spec.name)
+        if spec.distribution in INLINE_BY_DEFAULT:
+            default = INLINE
+        else:
+            default = FIRST_PARTY_GROUP if spec.first_party else (spec.distribution or spec.name)
         members.setdefault(settings.placement.get(spec.name, default), []).append(spec)
     for extra in settings.extra:
         spec = PluginSpec(extra.path, path=extra.path)

@@ -1,0 +1,177 @@
+"""Writing workflow node types: the runtime the engine gives a node, and what a node gives back.
+
+A :class:`~treadle_sdk.extensions.NodeType` turns one node's DSL ``data`` into a
+:class:`PreparedNode` once, when the graph is compiled (so configuration errors surface before any
+run, with the path inside the node's data). Each execution then calls ``PreparedNode.run(rt)``
+with a :class:`NodeRuntime`: the node reads variables, renders templates, streams text, writes the
+variables it may write, and (for containers) runs its children; it returns a :class:`NodeResult`.
+
+``run`` may be a plain function or a coroutine. Control-flow nodes placed inline are called
+directly by the engine; node types in a plugin host are run through the ``run`` operation with the
+variables they read sent along (see :class:`WireRuntime`).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .templates import Selector, find_selectors, parse_template, render_parts
+
+__all__ = [
+    "NodeConfigError",
+    "NodeRunError",
+    "VariableNotFound",
+    "NodeResult",
+    "ContainerRun",
+    "NodeRuntime",
+    "PreparedNode",
+    "WireRuntime",
+    "SOURCE_HANDLE",
+]
+
+#: The handle of a node's ordinary outgoing edges.
+SOURCE_HANDLE = "source"
+
+
+class NodeConfigError(ValueError):
+    """A node's configuration is invalid; ``path`` locates the field inside the node's ``data``."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.message = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class NodeRunError(Exception):
+    """A node failed while running. ``error_type`` is what error strategies expose as ``error_type``."""
+
+    error_type = "NodeRunError"
+
+    def __init__(self, message: str, *, error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if error_type is not None:
+            self.error_type = error_type
+
+
+class VariableNotFound(NodeRunError, LookupError):
+    """A selector names no variable that exists (yet) in the run."""
+
+    error_type = "VariableNotFound"
+
+    def __init__(self, selector: Sequence[str]) -> None:
+        super().__init__(f"variable {'.'.join(selector)} does not exist")
+        self.selector = tuple(selector)
+
+
+@dataclass(slots=True)
+class NodeResult:
+    """What a node run produced: its outputs and, for branch nodes, the handle of the branch taken."""
+
+    outputs: dict[str, Any] = field(default_factory=dict)
+    handle: str = SOURCE_HANDLE
+    #: What the node read and worked out, for run records (optional).
+    inputs: dict[str, Any] | None = None
+    process_data: dict[str, Any] | None = None
+
+
+class ContainerRun(abc.ABC):
+    """One run of a container's children (an iteration item, a loop round), once it has ended."""
+
+    #: True if a loop-end node ran (the loop must stop after this round).
+    broke: bool = False
+
+    @abc.abstractmethod
+    def get(self, selector: Sequence[str]) -> Any:
+        """A variable as the children left it (raises :class:`VariableNotFound`)."""
+
+
+class NodeRuntime(abc.ABC):
+    """What a running node may do. The engine provides it; node code never builds one."""
+
+    node_id: str
+
+    @abc.abstractmethod
+    def get(self, selector: Sequence[str]) -> Any:
+        """The value at ``selector`` (``[node_id, name, *path]``); raises :class:`VariableNotFound`."""
+
+    def get_or(self, selector: Sequence[str], default: Any = None) -> Any:
+        try:
+            return self.get(selector)
+        except VariableNotFound:
+            return default
+
+    def render(self, template: str) -> str:
+        """``template`` with every ``{{#node.var#}}`` replaced by the variable's text."""
+        return render_parts(parse_template(template), self.get)
+
+    @abc.abstractmethod
+    def emit(self, variable: str, chunk: str) -> None:
+        """Stream a piece of text of this node's output ``variable`` (LLM tokens, answers)."""
+
+    @abc.abstractmethod
+    def assign(self, selector: Sequence[str], value: Any) -> None:
+        """Write a writable variable: a conversation variable, or a loop variable inside a loop
+        (VAR-IMMUTABILITY); anything else raises :class:`NodeRunError`."""
+
+    async def run_children(self, variables: Mapping[str, Any]) -> ContainerRun:
+        """Run this container node's children once, with ``variables`` (``item``, ``index``, loop
+        variables) readable as ``[this node's id, name]``."""
+        raise NodeRunError(f"node {self.node_id} is not a container")
+
+
+class PreparedNode(abc.ABC):
+    """One node, configured and checked; run as often as the graph reaches it."""
+
+    #: The node's DSL ``data`` (as the engine passed it to ``prepare``).
+    config: Mapping[str, Any]
+
+    def selectors(self) -> list[Selector]:
+        """The variables the node may read (by default every reference found in its config)."""
+        return list(dict.fromkeys(find_selectors(self.config)))
+
+    @abc.abstractmethod
+    def run(self, rt: NodeRuntime) -> Any:
+        """Run once; return (or, as a coroutine, resolve to) a :class:`NodeResult`."""
+
+
+class WireRuntime(NodeRuntime):
+    """The runtime of a node run in a plugin host: variables arrive with the call; chunks and
+    assignments are collected and sent back."""
+
+    def __init__(self, node_id: str, variables: Mapping[Selector, Any]) -> None:
+        self.node_id = node_id
+        self._variables = dict(variables)
+        self.chunks: list[tuple[str, str]] = []
+        self.assignments: list[tuple[Selector, Any]] = []
+
+    def get(self, selector: Sequence[str]) -> Any:
+        key = tuple(selector)
+        for cut in range(len(key), 1, -1):
+            if key[:cut] in self._variables:
+                value = self._variables[key[:cut]]
+                for part in key[cut:]:
+                    value = _step(value, part, key)
+                return value
+        raise VariableNotFound(key)
+
+    def emit(self, variable: str, chunk: str) -> None:
+        self.chunks.append((variable, chunk))
+
+    def assign(self, selector: Sequence[str], value: Any) -> None:
+        self.assignments.append((tuple(selector), value))
+
+
+def _step(value: Any, part: str, selector: Selector) -> Any:
+    """One step of a nested path: a key of an object, or an index of an array."""
+    if isinstance(value, Mapping):
+        if part in value:
+            return value[part]
+    elif isinstance(value, list) and part.lstrip("-").isdigit():
+        index = int(part)
+        if -len(value) <= index < len(value):
+            return value[index]
+    raise VariableNotFound(selector)

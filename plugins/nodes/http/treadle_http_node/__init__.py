@@ -1,0 +1,1 @@
+"""The HTTP request node, behind an SSRF guard."""
