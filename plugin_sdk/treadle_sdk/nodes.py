@@ -105,8 +105,9 @@ class NodeRuntime(abc.ABC):
             return default
 
     def render(self, template: str) -> str:
-        """``template`` with every ``{{#node.var#}}`` replaced by the variable's text."""
-        return render_parts(parse_template(template), self.get)
+        """``template`` with every ``{{#node.var#}}`` replaced by the variable's text; a variable
+        that does not exist (a skipped branch's node, say) reads as nothing, as in Dify."""
+        return render_parts(parse_template(template), self.get_or)
 
     @abc.abstractmethod
     def emit(self, variable: str, chunk: str) -> None:

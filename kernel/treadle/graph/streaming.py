@@ -1,0 +1,206 @@
+"""Answer and End streaming in template order (EXEC-ANSWER-STREAM).
+
+Each top-level Answer node (and End node) has its template split into literals and variable
+references. Its stream opens once every branch node it depends on has decided (so nothing is
+streamed for a branch that will be skipped). An open stream emits literals up to the first variable
+whose node has not finished; while that node streams chunks of the variable, they pass straight
+through; when it finishes, the stream moves on. Chunks of a later variable wait in a buffer: the
+order of the template, not the order nodes finish in, decides what is streamed.
+End nodes stream only chunks their variables' nodes stream (their values are in the outputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from treadle_sdk.templates import Selector, parse_template, to_text
+
+from .graph import FAIL_BRANCH, Graph
+
+__all__ = ["STREAM_TYPES", "StreamCoordinator", "StreamPlan", "plan_streams"]
+
+STREAM_TYPES = frozenset({"answer", "end"})
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    node_id: str
+    parts: tuple[str | Selector, ...]
+    #: Branch nodes upstream of this one: the stream opens when all have decided.
+    gates: frozenset[str]
+    #: End nodes stream only chunks, never literal text or whole values.
+    chunks_only: bool
+
+
+def _branch_nodes(graph: Graph) -> set[str]:
+    branching = set()
+    for node_id, spec in graph.nodes.items():
+        handles = {edge.handle for edge in graph.outgoing[node_id]}
+        if len(handles) > 1 or FAIL_BRANCH in handles or spec.error_strategy == "fail-branch":
+            branching.add(node_id)
+    return branching
+
+
+def _ancestors(graph: Graph, node_id: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [edge.source for edge in graph.incoming[node_id]]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(edge.source for edge in graph.incoming[current])
+    return seen
+
+
+def plan_streams(graph: Graph) -> dict[str, StreamPlan]:
+    """Stream plans of the top-level Answer and End nodes."""
+    branching = _branch_nodes(graph)
+    plans = {}
+    for node_id, spec in graph.nodes.items():
+        if spec.container is not None or spec.type not in STREAM_TYPES:
+            continue
+        if spec.type == "answer":
+            parts: tuple[str | Selector, ...] = tuple(parse_template(str(spec.data.get("answer", ""))))
+        else:
+            parts = tuple(
+                tuple(str(s) for s in output.get("value_selector", []))
+                for output in spec.data.get("outputs", []) or []
+                if isinstance(output, Mapping) and output.get("value_selector")
+            )
+        gates = frozenset(_ancestors(graph, node_id) & branching)
+        plans[node_id] = StreamPlan(node_id, parts, gates, chunks_only=spec.type == "end")
+    return plans
+
+
+@dataclass
+class _Stream:
+    plan: StreamPlan
+    cursor: int = 0
+    open: bool = False
+    closed: bool = False
+    #: Chunks already passed through for the part at the cursor.
+    streamed_current: bool = False
+    buffers: dict[int, list[str]] = field(default_factory=dict)
+
+
+class StreamCoordinator:
+    """Tracks every stream of one run and emits text through ``emit(stream_node_id, text, selector)``."""
+
+    def __init__(
+        self,
+        plans: Mapping[str, StreamPlan],
+        graph: Graph,
+        lookup: Callable[[Selector], Any],
+        emit: Callable[[str, str, Selector | None], None],
+    ) -> None:
+        self._graph = graph
+        self._lookup = lookup
+        self._emit = emit
+        self._streams = {node_id: _Stream(plan) for node_id, plan in plans.items()}
+        self._finished: set[str] = set()
+        self._skipped: set[str] = set()
+        # (node, variable) -> [(stream node, part index)]: who waits for chunks of that variable.
+        self._by_source: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self._by_node: dict[str, list[str]] = {}
+        self._by_gate: dict[str, list[str]] = {}
+        for node_id, plan in plans.items():
+            for index, part in enumerate(plan.parts):
+                if not isinstance(part, str) and len(part) >= 2:
+                    self._by_source.setdefault((part[0], part[1]), []).append((node_id, index))
+                    self._by_node.setdefault(part[0], []).append(node_id)
+            for gate in plan.gates:
+                self._by_gate.setdefault(gate, []).append(node_id)
+
+    @property
+    def active(self) -> bool:
+        return bool(self._streams)
+
+    def start(self) -> None:
+        for stream in self._streams.values():
+            self._try_open(stream)
+
+    def chunk(self, node_id: str, variable: str, text: str) -> None:
+        for stream_id, index in self._by_source.get((node_id, variable), ()):
+            stream = self._streams[stream_id]
+            if stream.closed:
+                continue
+            if stream.open and stream.cursor == index:
+                stream.streamed_current = True
+                self._emit(stream_id, text, (node_id, variable))
+            else:
+                stream.buffers.setdefault(index, []).append(text)
+
+    def finished(self, node_id: str) -> None:
+        self._finished.add(node_id)
+        self._decided(node_id)
+        for stream_id in self._by_node.get(node_id, ()):
+            self._advance(self._streams[stream_id])
+
+    def skipped(self, node_id: str) -> None:
+        self._skipped.add(node_id)
+        stream = self._streams.get(node_id)
+        if stream is not None:
+            stream.closed = True
+        self._decided(node_id)
+        for stream_id in self._by_node.get(node_id, ()):
+            self._advance(self._streams[stream_id])
+
+    def flush(self, node_id: str) -> None:
+        """The stream node itself runs: everything it shows is known now, so emit the rest."""
+        stream = self._streams.get(node_id)
+        if stream is None or stream.closed:
+            return
+        stream.open = True
+        self._advance(stream, final=True)
+        stream.closed = True
+
+    def _decided(self, node_id: str) -> None:
+        for stream_id in self._by_gate.get(node_id, ()):
+            self._try_open(self._streams[stream_id])
+
+    def _try_open(self, stream: _Stream) -> None:
+        if stream.open or stream.closed:
+            return
+        if all(gate in self._finished or gate in self._skipped for gate in stream.plan.gates):
+            stream.open = True
+            self._advance(stream)
+
+    def _resolved(self, selector: Selector) -> bool:
+        source = selector[0]
+        if source not in self._graph.nodes:
+            return True  # sys, env, conversation: known from the start
+        return source in self._finished or source in self._skipped
+
+    def _advance(self, stream: _Stream, *, final: bool = False) -> None:
+        if not stream.open or stream.closed:
+            return
+        parts = stream.plan.parts
+        while stream.cursor < len(parts):
+            part = parts[stream.cursor]
+            if isinstance(part, str):
+                if not stream.plan.chunks_only:
+                    self._emit(stream.plan.node_id, part, None)
+            elif final or self._resolved(part):
+                buffered = stream.buffers.pop(stream.cursor, None)
+                if buffered:
+                    for text in buffered:
+                        self._emit(stream.plan.node_id, text, part[:2])
+                elif not stream.streamed_current and not stream.plan.chunks_only:
+                    try:
+                        value = self._lookup(part)
+                    except LookupError:
+                        value = None
+                    text = to_text(value)
+                    if text:
+                        self._emit(stream.plan.node_id, text, part)
+            else:
+                buffered = stream.buffers.pop(stream.cursor, None)
+                if buffered:
+                    stream.streamed_current = True
+                    for text in buffered:
+                        self._emit(stream.plan.node_id, text, part[:2])
+                return
+            stream.cursor += 1
+            stream.streamed_current = False
