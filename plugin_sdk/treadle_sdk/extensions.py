@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from .context import CallContext
 from .errors import (
     PluginInvalidArgument,
+    PluginFailed,
     PluginMalformedResponse,
     PluginNotFound,
     PluginUnimplemented,
@@ -40,7 +41,7 @@ from .model_runtime import (
     TextEmbeddingResult,
     ValidateModelCredentialsArgs,
 )
-from .nodes import NodeConfigError, NodeResult, PreparedNode, WireRuntime
+from .nodes import NodeConfigError, NodeResult, NodeRunError, PreparedNode, WireRuntime
 from .schemas import (
     ModelProviderSchema,
     NodeTypeSchema,
@@ -380,9 +381,13 @@ class NodeType(Extension):
         except NodeConfigError as exc:
             raise PluginInvalidArgument(str(exc), details={"path": exc.path}) from None
         rt = WireRuntime(args.node_id, {tuple(selector): value for selector, value in args.variables})
-        result = prepared.run(rt)
-        if inspect.isawaitable(result):
-            result = await result
+        try:
+            result = prepared.run(rt)
+            if inspect.isawaitable(result):
+                result = await result
+        except NodeRunError as exc:
+            # The engine's error strategies expose error_type: keep it across the boundary.
+            raise PluginFailed(exc.message, details={"error_type": exc.error_type}) from exc
         if not isinstance(result, NodeResult):
             raise PluginMalformedResponse(f"node type {self.name!r} returned {type(result).__name__}, not NodeResult")
         for variable, chunk in rt.chunks:

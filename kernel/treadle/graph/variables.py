@@ -42,7 +42,7 @@ class VariablePool:
         self._scopes: dict[str, dict[str, Any]] = {}
         self._parent = parent
         # Scopes that nodes may write through assign(): conversation variables and loop variables.
-        self._writable: set[str] = set() if parent is None else set()
+        self._writable: set[str] = set()
 
     @classmethod
     def for_run(

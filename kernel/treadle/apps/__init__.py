@@ -1,0 +1,5 @@
+"""App modes (workflow, advanced-chat; chat, agent-chat and completion to come): each compiles to a graph."""
+
+from .workflow import WORKFLOW_MODES, RunRequest, WorkflowApp
+
+__all__ = ["WORKFLOW_MODES", "RunRequest", "WorkflowApp"]
