@@ -119,6 +119,150 @@ def plugins(config: Path | None, as_json: bool, url: str | None, token: str | No
             click.echo(f"{'':<22}error: {row['error']}")
 
 
+def _parse_inputs(pairs: tuple[str, ...], inputs_json: str | None) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    if inputs_json:
+        try:
+            loaded = json.loads(inputs_json)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--inputs-json") from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("must be a JSON object", param_hint="--inputs-json")
+        inputs.update(loaded)
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not name=value", param_hint="--input")
+        inputs[name] = value
+    return inputs
+
+
+def _event_line(event: Any) -> str:
+    from .graph import events as ev
+
+    name = type(event).__name__
+    if isinstance(event, ev.StreamChunk):
+        return f"text      {event.node_id}: {event.text!r}"
+    if isinstance(event, ev.NodeStarted):
+        return f"started   {event.node_id} ({event.node_type} {event.title!r})"
+    if isinstance(event, ev.NodeSucceeded):
+        return f"succeeded {event.node_id} ({event.node_type}) in {event.elapsed * 1000:.1f} ms"
+    if isinstance(event, ev.NodeException | ev.NodeFailed):
+        return f"{'exception' if isinstance(event, ev.NodeException) else 'failed':<9} {event.node_id}: {event.error}"
+    if isinstance(event, ev.NodeRetrying):
+        return f"retrying  {event.node_id} (attempt {event.attempt}): {event.error}"
+    return name
+
+
+async def _run_app(settings: Settings, path: Path, inputs: dict[str, Any], query: str | None,
+                   stream: str | None) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from .apps import RunRequest, WorkflowApp
+    from .graph import GraphBuildError
+    from .graph.dsl import DSLError, load_dsl
+    from .graph.engine import RunLimits
+    from .plugins import PluginSupervisor
+    from .plugins.node_factory import PluginNodeFactory
+
+    try:
+        app = load_dsl(path)
+    except DSLError as exc:
+        raise click.ClickException(str(exc)) from None
+    async with PluginSupervisor(settings) as supervisor:
+        try:
+            workflow = WorkflowApp.from_dsl(app, PluginNodeFactory(supervisor))
+        except GraphBuildError as exc:
+            raise click.ClickException(f"{path}: {exc}") from None
+        except ValueError as exc:
+            raise click.ClickException(f"{path}: {exc}") from None
+
+        def on_event(event: Any) -> None:
+            if stream == "json":
+                click.echo(json.dumps({"event": type(event).__name__, **asdict(event)}, default=str))
+            elif stream == "text":
+                click.echo(_event_line(event))
+
+        result = await workflow.run(
+            RunRequest(inputs=inputs, query=query), limits=RunLimits(), on_event=on_event if stream else None
+        )
+    body: dict[str, Any] = {
+        "run_id": result.run_id,
+        "status": result.status,
+        "outputs": result.outputs,
+        "error": result.error or None,
+        "error_type": result.error_type or None,
+        "failed_node": result.failed_node or None,
+        "steps": result.steps,
+        "elapsed": round(result.elapsed, 6),
+    }
+    if workflow.is_chat:
+        body["answer"] = result.answer
+    return body
+
+
+@main.command()
+@click.argument("app_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--input", "-i", "inputs", multiple=True, metavar="NAME=VALUE", help="An input of the Start node.")
+@click.option("--inputs-json", help="All inputs as one JSON object (--input entries are added to it).")
+@click.option("--query", "-q", help="The chat message (advanced-chat apps).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (and, with --stream, events) as JSON.")
+@click.option("--stream", is_flag=True, help="Print events as they happen.")
+@click.pass_obj
+def run(config: Path | None, app_file: Path, inputs: tuple[str, ...], inputs_json: str | None, query: str | None,
+        as_json: bool, stream: bool) -> None:
+    """Run a Dify DSL file on the embedded defaults; exit 0 only if the run succeeded."""
+    from treadle_sdk.spin import new_spinning_loop
+
+    settings = _settings(config)
+    values = _parse_inputs(inputs, inputs_json)
+    mode = ("json" if as_json else "text") if stream else None
+    with asyncio.Runner(loop_factory=lambda: new_spinning_loop(settings.server.loop_spin_us)) as runner:
+        body = runner.run(_run_app(settings, app_file, values, query, mode))
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False, default=str))
+    else:
+        click.echo(f"status: {body['status']}")
+        if body.get("answer") is not None:
+            click.echo(f"answer: {body['answer']}")
+        click.echo("outputs: " + json.dumps(body["outputs"], ensure_ascii=False, indent=2, default=str))
+        if body["error"]:
+            click.echo(f"error: {body['error']} ({body['error_type']}, node {body['failed_node']})")
+    sys.exit(0 if body["status"] == "succeeded" else 1)
+
+
+@main.command()
+@click.argument("app_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def check(config: Path | None, app_file: Path, as_json: bool) -> None:
+    """Import and compile a DSL file without running it; list every problem. Exit 0 only if none."""
+    from .apps import check_dsl
+    from .plugins import PluginSupervisor
+
+    settings = _settings(config)
+
+    async def go() -> Any:
+        async with PluginSupervisor(settings) as supervisor:
+            return check_dsl(app_file, supervisor)
+
+    report = asyncio.run(go())
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        app = report.app
+        click.echo(f"{report.file}: {app.get('mode', '?')} app {app.get('name', '')!r} (DSL {app.get('version', '?')}),"
+                   f" {report.nodes} nodes, {report.edges} edges")
+        if report.missing_plugins:
+            click.echo("missing plugins: " + ", ".join(report.missing_plugins))
+        for problem in report.problems:
+            where = " ".join(part for part in (problem["node_id"] and f"node {problem['node_id']}",
+                                                problem["path"]) if part)
+            click.echo(f"  - {where + ': ' if where else ''}{problem['message']}")
+        click.echo("ok" if report.ok else f"{len(report.problems)} problem(s)")
+    sys.exit(0 if report.ok else 1)
+
+
 @main.command("config")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON instead of TOML.")
 @click.pass_obj

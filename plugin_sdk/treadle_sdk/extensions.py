@@ -14,6 +14,7 @@ extensions whose sync code is quick and never waits on I/O.
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -380,20 +381,44 @@ class NodeType(Extension):
             prepared = self.prepare(args.node_id, args.config)
         except NodeConfigError as exc:
             raise PluginInvalidArgument(str(exc), details={"path": exc.path}) from None
-        rt = WireRuntime(args.node_id, {tuple(selector): value for selector, value in args.variables})
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[NodeEvent | None] = asyncio.Queue()
+
+        def push(happened: tuple[str, Any, Any]) -> None:
+            # Called from the node's code, on the loop or in a worker thread: chunks leave as they come.
+            kind, first, second = happened
+            event = (
+                NodeEvent(type="chunk", variable=first, chunk=second)
+                if kind == "chunk"
+                else NodeEvent(type="assign", selector=list(first), value=second)
+            )
+            loop.call_soon_threadsafe(events.put_nowait, event)
+
+        rt = WireRuntime(
+            args.node_id, {tuple(selector): value for selector, value in args.variables}, on_event=push
+        )
+
+        async def work() -> Any:
+            if inspect.iscoroutinefunction(type(prepared).run):
+                return await prepared.run(rt)
+            if self.blocking:
+                return await asyncio.to_thread(prepared.run, rt)
+            return prepared.run(rt)
+
+        task = asyncio.ensure_future(work())
+        # Queued after every push the node made, so it marks the end of its events.
+        task.add_done_callback(lambda _task: loop.call_soon_threadsafe(events.put_nowait, None))
         try:
-            result = prepared.run(rt)
-            if inspect.isawaitable(result):
-                result = await result
+            while (event := await events.get()) is not None:
+                yield event
+            result = task.result()
         except NodeRunError as exc:
             # The engine's error strategies expose error_type: keep it across the boundary.
             raise PluginFailed(exc.message, details={"error_type": exc.error_type}) from exc
+        finally:
+            task.cancel()
         if not isinstance(result, NodeResult):
             raise PluginMalformedResponse(f"node type {self.name!r} returned {type(result).__name__}, not NodeResult")
-        for variable, chunk in rt.chunks:
-            yield NodeEvent(type="chunk", variable=variable, chunk=chunk)
-        for selector, value in rt.assignments:
-            yield NodeEvent(type="assign", selector=list(selector), value=value)
         yield NodeEvent(
             type="result",
             outputs=result.outputs,

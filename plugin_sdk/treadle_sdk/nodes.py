@@ -14,7 +14,7 @@ variables they read sent along (see :class:`WireRuntime`).
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,11 +141,19 @@ class PreparedNode(abc.ABC):
 
 class WireRuntime(NodeRuntime):
     """The runtime of a node run in a plugin host: variables arrive with the call; chunks and
-    assignments are collected and sent back."""
+    assignments go back as they happen through ``on_event`` — ``("chunk", variable, text)`` and
+    ``("assign", selector, value)`` — and are kept in ``chunks`` and ``assignments`` when there is
+    none."""
 
-    def __init__(self, node_id: str, variables: Mapping[Selector, Any]) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        variables: Mapping[Selector, Any],
+        on_event: Callable[[tuple[str, Any, Any]], None] | None = None,
+    ) -> None:
         self.node_id = node_id
         self._variables = dict(variables)
+        self._on_event = on_event
         self.chunks: list[tuple[str, str]] = []
         self.assignments: list[tuple[Selector, Any]] = []
 
@@ -160,10 +168,16 @@ class WireRuntime(NodeRuntime):
         raise VariableNotFound(key)
 
     def emit(self, variable: str, chunk: str) -> None:
-        self.chunks.append((variable, chunk))
+        if self._on_event is None:
+            self.chunks.append((variable, chunk))
+        else:
+            self._on_event(("chunk", variable, chunk))
 
     def assign(self, selector: Sequence[str], value: Any) -> None:
-        self.assignments.append((tuple(selector), value))
+        if self._on_event is None:
+            self.assignments.append((tuple(selector), value))
+        else:
+            self._on_event(("assign", tuple(selector), value))
 
 
 def _step(value: Any, part: str, selector: Selector) -> Any:

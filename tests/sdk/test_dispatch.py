@@ -33,7 +33,14 @@ from treadle_sdk.extensions import (
     VectorStore,
 )
 from treadle_sdk.hookspecs import hookimpl
-from treadle_sdk.model_runtime import CountTokensArgs, LLMResultChunk, PromptMessage
+from treadle_sdk.model_runtime import (
+    AssistantMessage,
+    CountTokensArgs,
+    InvokeLLMArgs,
+    LLMDelta,
+    LLMResultChunk,
+    PromptMessage,
+)
 from treadle_sdk.schemas import (
     ModelProviderSchema,
     NodeTypeSchema,
@@ -413,34 +420,34 @@ async def test_unknown_tool_of_a_provider_lists_its_tools(dispatcher: Callable[.
 # -- shapes of operation methods ---------------------------------------------------------------------
 
 
-def node_of_shape(shape: str, threads: list[int]) -> NodeType:
-    """A node type whose ``run`` has the given shape and records the thread it ran on."""
+def model_of_shape(shape: str, threads: list[int]) -> ModelProvider:
+    """A model provider whose streaming ``invoke_llm`` has the given shape and records the thread it
+    ran on; it echoes the last message in two pieces."""
 
-    def events(args: RunNodeArgs) -> list[NodeEvent]:
+    def chunks(args: InvokeLLMArgs) -> list[LLMResultChunk]:
         threads.append(threading.get_ident())
-        text = str(args.inputs["text"])
+        text = args.prompt_messages[-1].text()
         return [
-            NodeEvent(type="chunk", variable="out", chunk=text[:2]),
-            NodeEvent(type="chunk", variable="out", chunk=text[2:]),
-            NodeEvent(type="result", outputs={"out": text}),
+            LLMResultChunk(model=args.model, delta=LLMDelta(index=i, message=AssistantMessage(content=piece)))
+            for i, piece in enumerate([text[:2], text[2:]])
         ]
 
-    class AsyncFunction(NodeType):
-        async def run(self, args: RunNodeArgs, ctx: CallContext) -> list[NodeEvent]:
-            return events(args)
+    class AsyncFunction(ModelProvider):
+        async def invoke_llm(self, args: InvokeLLMArgs, ctx: CallContext) -> list[LLMResultChunk]:
+            return chunks(args)
 
-    class AsyncGenerator(NodeType):
-        async def run(self, args: RunNodeArgs, ctx: CallContext) -> AsyncIterator[NodeEvent]:
-            for event in events(args):
-                yield event
+    class AsyncGenerator(ModelProvider):
+        async def invoke_llm(self, args: InvokeLLMArgs, ctx: CallContext) -> AsyncIterator[LLMResultChunk]:
+            for chunk in chunks(args):
+                yield chunk
 
-    class BlockingGenerator(NodeType):
-        def run(self, args: RunNodeArgs, ctx: CallContext) -> Iterator[NodeEvent]:
-            yield from events(args)
+    class BlockingGenerator(ModelProvider):
+        def invoke_llm(self, args: InvokeLLMArgs, ctx: CallContext) -> Iterator[LLMResultChunk]:
+            yield from chunks(args)
 
-    class BlockingFunction(NodeType):
-        def run(self, args: RunNodeArgs, ctx: CallContext) -> list[NodeEvent]:
-            return events(args)
+    class BlockingFunction(ModelProvider):
+        def invoke_llm(self, args: InvokeLLMArgs, ctx: CallContext) -> list[LLMResultChunk]:
+            return chunks(args)
 
     class QuickGenerator(BlockingGenerator):
         blocking = False
@@ -448,13 +455,13 @@ def node_of_shape(shape: str, threads: list[int]) -> NodeType:
     class QuickFunction(BlockingFunction):
         blocking = False
 
-    classes: dict[str, type[NodeType]] = {
+    classes: dict[str, type[ModelProvider]] = {
         cls.__name__: cls
         for cls in (AsyncFunction, AsyncGenerator, BlockingGenerator, BlockingFunction, QuickGenerator, QuickFunction)
     }
-    node = classes[shape]()
-    node.schema = NODE
-    return node
+    model = classes[shape]()
+    model.schema = ModelProviderSchema(name="echo", label="Echo", supported_model_types=["llm"])
+    return model
 
 
 @pytest.mark.parametrize(
@@ -472,13 +479,10 @@ async def test_every_method_shape_streams_its_results(
     dispatcher: Callable[..., Dispatcher], shape: str, in_worker_thread: bool
 ) -> None:
     threads: list[int] = []
-    d = dispatcher(node_of_shape(shape, threads))
-    events = await collect(d, "node_type", "probe", "run", {"node_id": "n", "config": {}, "inputs": {"text": "hello"}})
-    assert [(e.type, e.chunk, e.outputs) for e in events] == [
-        ("chunk", "he", None),
-        ("chunk", "llo", None),
-        ("result", None, {"out": "hello"}),
-    ]
+    d = dispatcher(model_of_shape(shape, threads))
+    payload = {"model": "m", "prompt_messages": [{"role": "user", "content": "hello"}]}
+    chunks = await collect(d, "model_provider", "echo", "invoke_llm", payload)
+    assert [(c.delta.index, c.delta.message.content) for c in chunks] == [(0, "he"), (1, "llo")]
     assert (threads[0] != threading.get_ident()) is in_worker_thread
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from treadle_sdk import (
@@ -27,7 +27,6 @@ from treadle_sdk.extensions import (
     DeleteVectorsArgs,
     DispatchTriggerArgs,
     NodeEvent,
-    RunNodeArgs,
     SaveArgs,
     SearchVectorsArgs,
     StorageKeyArgs,
@@ -45,6 +44,7 @@ from treadle_sdk.model_runtime import (
     LLMUsage,
     TextEmbeddingResult,
 )
+from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import (
     ModelProviderSchema,
     ModelSchema,
@@ -171,7 +171,7 @@ def test_hook_register_tools() -> None:
 
 def test_hook_register_node_types() -> None:
     class Template(NodeType):
-        """Fills ``{name}`` placeholders from the inputs, streaming the text piece by piece."""
+        """Renders ``{{#node.var#}}`` references in its template, streaming the text word by word."""
 
         schema = NodeTypeSchema(
             name="mini-template",
@@ -180,26 +180,31 @@ def test_hook_register_node_types() -> None:
         )
         blocking = False
 
-        async def run(self, args: RunNodeArgs, ctx: CallContext) -> AsyncIterator[NodeEvent]:
-            text = args.config["template"].format(**args.inputs)
+        def prepare(self, node_id: str, config: dict[str, Any]) -> PreparedNode:
+            if not isinstance(config.get("template"), str):
+                raise NodeConfigError("must be text", path="template")
+            return MiniTemplate(config)
+
+    class MiniTemplate(PreparedNode):
+        def __init__(self, config: dict[str, Any]) -> None:
+            self.config = config
+
+        def run(self, rt: NodeRuntime) -> NodeResult:
+            text = rt.render(self.config["template"])
             for piece in text.split(" "):
-                yield NodeEvent(type="chunk", variable="output", chunk=piece + " ")
-            yield NodeEvent(type="result", outputs={"output": text}, edge_source_handle="source")
+                rt.emit("output", piece + " ")
+            return NodeResult(outputs={"output": text})
 
     class Plugin:
         @hookimpl
         def register_node_types(self, register: Callable[[NodeType], None]) -> None:
             register(Template())
 
-    events = invoke(
-        Plugin(),
-        "node_type",
-        "mini-template",
-        "run",
-        {"node_id": "n1", "config": {"template": "Hello {who}!"}, "inputs": {"who": "world"}},
-    )
+    config = {"template": "Hello {{#start.who#}}!"}
+    args = {"node_id": "n1", "config": config, "variables": [[["start", "who"], "world"]]}
+    events = invoke(Plugin(), "node_type", "mini-template", "run", args)
     assert [(e.type, e.chunk) for e in events[:-1]] == [("chunk", "Hello "), ("chunk", "world! ")]
-    assert events[-1] == NodeEvent(type="result", outputs={"output": "Hello world!"}, edge_source_handle="source")
+    assert events[-1] == NodeEvent(type="result", outputs={"output": "Hello world!"}, handle="source")
 
 
 async def test_hook_register_vector_stores() -> None:

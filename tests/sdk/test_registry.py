@@ -85,9 +85,10 @@ def test_extensions_are_attributed_to_the_plugin_that_registered_them() -> None:
         (ExtensionKind.TOOL_PROVIDER, "kit"): "tools-plugin",
         (ExtensionKind.NODE_TYPE, "uppercase"): "tools-plugin",
     }
-    # Only the operations a class overrides are offered; a tool provider's schema lists its tools.
+    # Only the operations a class overrides are offered, besides those the base class builds itself
+    # (a node type's ``run``, a tool provider's ``invoke_tool``); a tool provider's schema lists its tools.
     assert by_name[ExtensionKind.MODEL_PROVIDER, "acme"].operations == ("count_tokens",)
-    assert by_name[ExtensionKind.NODE_TYPE, "uppercase"].operations == ()
+    assert by_name[ExtensionKind.NODE_TYPE, "uppercase"].operations == ("run",)
     kit = by_name[ExtensionKind.TOOL_PROVIDER, "kit"]
     assert kit.operations == ("invoke_tool",)
     assert [t["name"] for t in kit.schema["tools"]] == ["echo", "shout"]

@@ -23,6 +23,7 @@ from ..graph import (
     build_graph,
     compile_workflow,
 )
+from ..graph.dsl import AppDSL
 from ..graph.engine import EventSink
 
 __all__ = ["WORKFLOW_MODES", "RunRequest", "WorkflowApp"]
@@ -86,6 +87,22 @@ class WorkflowApp:
         graph = self.compiled.graph
         starts = [node_id for node_id in graph.roots.get(None, ()) if graph.nodes[node_id].type == "start"]
         self.start_node = starts[0] if starts else None
+
+    @classmethod
+    def from_dsl(cls, app: AppDSL, factory: NodeFactory, *, app_id: str = "") -> WorkflowApp:
+        """The app a loaded DSL describes (modes workflow and advanced-chat)."""
+        if app.workflow is None or app.mode not in WORKFLOW_MODES:
+            raise ValueError(f"a {app.mode!r} app has no workflow graph to run as a workflow app")
+        graph = app.workflow.graph
+        return cls(
+            mode=app.mode,
+            nodes=[node.model_dump(by_alias=True) for node in graph.nodes],
+            edges=[edge.model_dump(by_alias=True) for edge in graph.edges],
+            factory=factory,
+            app_id=app_id,
+            environment_variables=[var.model_dump() for var in app.workflow.environment_variables],
+            conversation_variables=[var.model_dump() for var in app.workflow.conversation_variables],
+        )
 
     @property
     def is_chat(self) -> bool:

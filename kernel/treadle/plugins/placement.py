@@ -24,6 +24,7 @@ FIRST_PARTY_DISTRIBUTIONS = frozenset(
         "treadle-plugin-code-node",
         "treadle-plugin-http-node",
         "treadle-plugin-doc-extractor",
+        "treadle-plugin-schedule-trigger",
     }
 )
 
