@@ -211,10 +211,14 @@ class _Scope:
                 while self.ready:
                     run._check_limits()
                     if run._pause_requested and self.container is None:
+                        if self.tasks:
+                            break  # the nodes in flight finish first, so the checkpoint has none half-run
                         raise _Halt("paused", run._pause_reason)
                     node_id = self.ready.popleft()
                     if node_id in compiled.awaiting or compiled.graph.nodes[node_id].retry is not None:
-                        if len(run._tasks) >= run.limits.max_concurrency:
+                        # A scope with no task of its own always gets one: a container's children
+                        # must not wait for the slot their own container node holds.
+                        if len(run._tasks) >= run.limits.max_concurrency and self.tasks:
                             self.ready.appendleft(node_id)
                             break
                         self._start_task(node_id)
@@ -265,7 +269,7 @@ class _Scope:
 
     def _start_task(self, node_id: str) -> None:
         run = self.run
-        task = asyncio.get_running_loop().create_task(self._run_task(node_id))
+        task = asyncio.get_running_loop().create_task(self._run_task(node_id), name=node_id)
         self.tasks.add(task)
         run._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -284,7 +288,7 @@ class _Scope:
         attempt = 0
         while True:
             try:
-                async with asyncio.timeout(spec.timeout):
+                async with asyncio.timeout(spec.timeout) as deadline:
                     result = prepared.run(_Runtime(self, node_id))
                     if inspect.isawaitable(result):
                         result = await result
@@ -296,8 +300,13 @@ class _Scope:
                 return node_id, result, None, started
             except (_Halt, _NodeFailure):
                 raise
-            except TimeoutError:
-                error: Exception = NodeRunError(f"the node timed out after {spec.timeout:g} s", error_type="Timeout")
+            except TimeoutError as exc:
+                # Only the node's own deadline is a Timeout; a TimeoutError the node raised is its error.
+                error: Exception = (
+                    NodeRunError(f"the node timed out after {spec.timeout:g} s", error_type="Timeout")
+                    if spec.timeout is not None and deadline.expired()
+                    else exc
+                )
             except Exception as exc:
                 error = exc
             if spec.retry is None or attempt >= spec.retry.max_retries:
@@ -316,6 +325,7 @@ class _Scope:
         if spec.type == _LOOP_END:
             self.broke = True
         self._decide(node_id, result.handle)
+        run._node_decided(self, node_id)
 
     def _failed(self, node_id: str, exc: BaseException, started: float) -> None:
         run = self.run
@@ -333,6 +343,7 @@ class _Scope:
         self.pool.set_outputs(node_id, outputs)
         run._node_exception(self, spec, message, error_type, outputs, handle, started)
         self._decide(node_id, handle)
+        run._node_decided(self, node_id)
 
     def _decide(self, node_id: str, handle: str) -> None:
         self.done.append(node_id)
@@ -397,7 +408,6 @@ class WorkflowRun:
         self._halt: _Halt | None = None
         self._pause_requested = False
         self._pause_reason = ""
-        self._top: _Scope | None = None
         self._streams = StreamCoordinator(compiled.streams, compiled.graph, pool.get, self._stream_text)
         self._pending_saves: list[asyncio.Task[None]] = []
 
@@ -423,7 +433,6 @@ class WorkflowRun:
         self._deadline = self._started + self.limits.max_seconds
         watchdog = loop.call_at(self._deadline, self._time_up)
         top = _Scope(self, None, self.pool)
-        self._top = top
         if resume is not None:
             self._restore(top, resume)
         else:
@@ -505,17 +514,20 @@ class WorkflowRun:
     # -- checkpoints ------------------------------------------------------------------------------
 
     def _checkpoint(self, top: _Scope, status: str) -> Checkpoint:
+        # Nodes in flight (or finished but not yet decided) run again on resume.
+        in_flight = [task.get_name() for task in top.tasks]
         return Checkpoint(
             run_id=self.run_id,
             status=status,
             variables=self.pool.snapshot(),
             remaining=dict(top.remaining),
             taken=sorted(top.taken),
-            ready=list(top.ready),
+            ready=[*in_flight, *top.ready],
             done=list(top.done),
             outputs=dict(self.outputs),
             answer="".join(self._answer),
             steps=self.steps,
+            extra={"streams": self._streams.snapshot()},
         )
 
     def _restore(self, top: _Scope, checkpoint: Checkpoint) -> None:
@@ -527,9 +539,8 @@ class WorkflowRun:
         self.outputs = dict(checkpoint.outputs)
         self._answer = [checkpoint.answer] if checkpoint.answer else []
         self.steps = checkpoint.steps
-        # Streams that were open go on from where the nodes that finished left them.
-        for node_id in checkpoint.done:
-            self._streams.finished(node_id)
+        # Streams go on from where they were: text already streamed is not streamed again.
+        self._streams.restore(checkpoint.extra.get("streams", {}))
 
     # -- containers -------------------------------------------------------------------------------
 
@@ -576,14 +587,19 @@ class WorkflowRun:
         if scope.container is None:
             if spec.type == _END:
                 self.outputs.update(result.outputs)
-            if self._streams.active:
-                self._streams.finished(spec.id)
-            if self.checkpoint_every_node and self.checkpoints is not None and self._top is not None:
-                save = asyncio.get_running_loop().create_task(self.checkpoints.save(self._checkpoint(self._top,
-                                                                                                     "running")))
-                self._pending_saves.append(save)
         elif spec.type == _ANSWER:
             self._stream_text(spec.id, str(result.outputs.get("answer", "")), None)
+
+    def _node_decided(self, scope: _Scope, node_id: str) -> None:
+        """A top-level node's outgoing edges are decided: streams move on (after the skips, so an
+        Answer on a branch not taken never opens), and the checkpoint includes the node."""
+        if scope.container is not None:
+            return
+        if self._streams.active:
+            self._streams.finished(node_id)
+        if self.checkpoint_every_node and self.checkpoints is not None:
+            save = asyncio.get_running_loop().create_task(self.checkpoints.save(self._checkpoint(scope, "running")))
+            self._pending_saves.append(save)
 
     def _node_exception(self, scope: _Scope, spec: NodeSpec, message: str, error_type: str,
                         outputs: dict[str, Any], handle: str, started: float) -> None:
@@ -591,8 +607,6 @@ class WorkflowRun:
             self._sink(ev.NodeException(self.run_id, node_id=spec.id, node_type=spec.type, error=message,
                                         error_type=error_type, outputs=outputs, handle=handle,
                                         elapsed=time.perf_counter() - started, scope=scope.tag))
-        if scope.container is None and self._streams.active:
-            self._streams.finished(spec.id)
 
     def _node_failed(self, scope: _Scope, spec: NodeSpec, message: str, error_type: str, started: float) -> None:
         if self._sink is not None:

@@ -2,7 +2,8 @@
 
 Each top-level Answer node (and End node) has its template split into literals and variable
 references. Its stream opens once every branch node it depends on has decided (so nothing is
-streamed for a branch that will be skipped). An open stream emits literals up to the first variable
+streamed for a branch that will be skipped) and every Answer (End) before it has finished (so
+Answers in a row stream one after the other). An open stream emits literals up to the first variable
 whose node has not finished; while that node streams chunks of the variable, they pass straight
 through; when it finishes, the stream moves on. Chunks of a later variable wait in a buffer: the
 order of the template, not the order nodes finish in, decides what is streamed.
@@ -15,9 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from treadle_sdk.nodes import SOURCE_HANDLE
 from treadle_sdk.templates import Selector, parse_template, to_text
 
-from .graph import FAIL_BRANCH, Graph
+from .graph import Graph
 
 __all__ = ["STREAM_TYPES", "StreamCoordinator", "StreamPlan", "plan_streams"]
 
@@ -28,19 +30,22 @@ STREAM_TYPES = frozenset({"answer", "end"})
 class StreamPlan:
     node_id: str
     parts: tuple[str | Selector, ...]
-    #: Branch nodes upstream of this one: the stream opens when all have decided.
+    #: Branch and stream nodes upstream of this one: the stream opens when all have decided.
     gates: frozenset[str]
     #: End nodes stream only chunks, never literal text or whole values.
     chunks_only: bool
 
 
-def _branch_nodes(graph: Graph) -> set[str]:
-    branching = set()
+def _gate_nodes(graph: Graph) -> set[str]:
+    """Nodes a stream downstream of them waits for: branch nodes (any edge with a handle other than
+    ``source``, even if only one branch is connected: the other leads nowhere, and the stream must
+    not open before it is known which) and the stream nodes (so Answers in a row stream in turn)."""
+    gates = set()
     for node_id, spec in graph.nodes.items():
         handles = {edge.handle for edge in graph.outgoing[node_id]}
-        if len(handles) > 1 or FAIL_BRANCH in handles or spec.error_strategy == "fail-branch":
-            branching.add(node_id)
-    return branching
+        if handles - {SOURCE_HANDLE} or spec.error_strategy == "fail-branch" or spec.type in STREAM_TYPES:
+            gates.add(node_id)
+    return gates
 
 
 def _ancestors(graph: Graph, node_id: str) -> set[str]:
@@ -56,7 +61,7 @@ def _ancestors(graph: Graph, node_id: str) -> set[str]:
 
 def plan_streams(graph: Graph) -> dict[str, StreamPlan]:
     """Stream plans of the top-level Answer and End nodes."""
-    branching = _branch_nodes(graph)
+    gating = _gate_nodes(graph)
     plans = {}
     for node_id, spec in graph.nodes.items():
         if spec.container is not None or spec.type not in STREAM_TYPES:
@@ -69,7 +74,7 @@ def plan_streams(graph: Graph) -> dict[str, StreamPlan]:
                 for output in spec.data.get("outputs", []) or []
                 if isinstance(output, Mapping) and output.get("value_selector")
             )
-        gates = frozenset(_ancestors(graph, node_id) & branching)
+        gates = frozenset(_ancestors(graph, node_id) & gating)
         plans[node_id] = StreamPlan(node_id, parts, gates, chunks_only=spec.type == "end")
     return plans
 
@@ -146,6 +151,37 @@ class StreamCoordinator:
         self._decided(node_id)
         for stream_id in self._by_node.get(node_id, ()):
             self._advance(self._streams[stream_id])
+
+    def snapshot(self) -> dict[str, Any]:
+        """Where every stream stands, as JSON-ready data (for checkpoints)."""
+        return {
+            "finished": sorted(self._finished),
+            "skipped": sorted(self._skipped),
+            "streams": {
+                node_id: {
+                    "cursor": stream.cursor,
+                    "open": stream.open,
+                    "closed": stream.closed,
+                    "streamed_current": stream.streamed_current,
+                    "buffers": [[index, list(texts)] for index, texts in stream.buffers.items()],
+                }
+                for node_id, stream in self._streams.items()
+            },
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Carry on from :meth:`snapshot`'s data: nothing already streamed is streamed again."""
+        self._finished = set(state.get("finished", ()))
+        self._skipped = set(state.get("skipped", ()))
+        for node_id, saved in state.get("streams", {}).items():
+            stream = self._streams.get(node_id)
+            if stream is None:
+                continue
+            stream.cursor = int(saved["cursor"])
+            stream.open = bool(saved["open"])
+            stream.closed = bool(saved["closed"])
+            stream.streamed_current = bool(saved["streamed_current"])
+            stream.buffers = {int(index): list(texts) for index, texts in saved["buffers"]}
 
     def flush(self, node_id: str) -> None:
         """The stream node itself runs: everything it shows is known now, so emit the rest."""
