@@ -127,8 +127,9 @@ class _NodeFailure(Exception):
         self.error_type = error_type
 
 
-class _Halt(Exception):
-    """The run must end now: stopped, paused, or a run limit was hit."""
+class _Halt(BaseException):
+    """The run must end now: stopped, paused, or a run limit was hit. A BaseException, so that
+    node code catching Exception around ``run_children`` cannot swallow it."""
 
     def __init__(self, status: str, message: str, error_type: str = "") -> None:
         super().__init__(message)
