@@ -1,0 +1,219 @@
+"""File variables: reading a file's bytes, and making a file value out of bytes.
+
+A Dify file variable is an object such as ``{"dify_model_identity": "__dify__file__", "type":
+"document", "transfer_method": "remote_url", "remote_url": "https://...", "filename": "a.pdf",
+"extension": ".pdf", "mime_type": "application/pdf", "size": 1234, ...}``.
+
+Treadle has no file storage service yet, so a file's bytes are read from its ``url`` (or
+``remote_url``): a ``data:`` URL, or an http(s) URL fetched through the SSRF guard. Files known only
+by a storage id (``local_file`` and ``tool_file`` uploads) become readable with the storage issue,
+which brings a storage-backed reader; until then they fail with a clear :class:`FileReadError`.
+Files that nodes produce (HTTP responses) carry their bytes in a base64 ``data:`` URL for the same
+reason.
+
+The HTTP request node (binary and form-data bodies) and the document extractor share this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import mimetypes
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
+
+import httpx
+
+from .bodies import BodyTooLarge, read_capped, readable_size
+from .errors import FileReadError
+from .ssrf import SSRFGuard, SSRFRefused
+
+__all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "FILE_IDENTITY",
+    "FileReader",
+    "FileRef",
+    "file_type_of",
+    "file_value",
+    "is_file_value",
+]
+
+#: The marker Dify puts in every serialised file object.
+FILE_IDENTITY = "__dify__file__"
+
+#: The largest file read by default: Dify's default upload limit (15 MB).
+DEFAULT_MAX_FILE_BYTES = 15 * 1024 * 1024
+
+_TYPES_BY_EXTENSION: dict[str, str] = {
+    **dict.fromkeys((".jpg", ".jpeg", ".png", ".webp", ".gif", ".svg", ".bmp", ".tiff"), "image"),
+    **dict.fromkeys((".mp4", ".mov", ".mpeg", ".webm", ".avi", ".mkv"), "video"),
+    **dict.fromkeys((".mp3", ".m4a", ".wav", ".amr", ".mpga", ".ogg", ".flac"), "audio"),
+    **dict.fromkeys(
+        (
+            ".txt", ".markdown", ".md", ".mdx", ".pdf", ".html", ".htm", ".xlsx", ".xls", ".vtt",
+            ".properties", ".doc", ".docx", ".csv", ".eml", ".msg", ".pptx", ".ppt", ".xml", ".epub",
+            ".json", ".yaml", ".yml",
+        ),
+        "document",
+    ),
+}  # fmt: skip
+
+
+def file_type_of(extension: str, mime_type: str) -> str:
+    """Dify's file category (``image``, ``document``, ``audio``, ``video`` or ``custom``)."""
+    if extension.lower() in _TYPES_BY_EXTENSION:
+        return _TYPES_BY_EXTENSION[extension.lower()]
+    main = mime_type.split("/", 1)[0].lower()
+    return main if main in ("image", "audio", "video") else "custom"
+
+
+def is_file_value(value: Any) -> bool:
+    """Whether ``value`` is a file object (Dify's marker, or the keys every file object has)."""
+    if not isinstance(value, Mapping):
+        return False
+    if value.get("dify_model_identity") == FILE_IDENTITY:
+        return True
+    return "transfer_method" in value and any(key in value for key in ("url", "remote_url", "related_id"))
+
+
+def _extension(value: str) -> str:
+    value = value.strip().lower()
+    return "" if not value else value if value.startswith(".") else f".{value}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """The parts of a file variable Treadle reads: its name, kind, and where its bytes are."""
+
+    filename: str
+    #: Lower case with the dot (``".pdf"``), or ``""`` when neither the file nor its name tells.
+    extension: str
+    mime_type: str
+    size: int | None
+    #: Where the bytes are (``url``, else ``remote_url``), ``""`` if the file has no URL.
+    url: str
+    transfer_method: str
+    related_id: str | None
+    type: str
+
+    @classmethod
+    def from_value(cls, value: Any) -> FileRef | None:
+        """The file ``value`` describes, or ``None`` if it is not a file object."""
+        if not is_file_value(value):
+            return None
+        filename = str(value.get("filename") or "")
+        extension = _extension(str(value.get("extension") or "")) or _extension(posixpath.splitext(filename)[1])
+        mime_type = str(value.get("mime_type") or "")
+        size = value.get("size")
+        return cls(
+            filename=filename,
+            extension=extension,
+            mime_type=mime_type,
+            size=size if isinstance(size, int) and size >= 0 else None,
+            url=str(value.get("url") or value.get("remote_url") or ""),
+            transfer_method=str(value.get("transfer_method") or ""),
+            related_id=None if value.get("related_id") is None else str(value.get("related_id")),
+            type=str(value.get("type") or file_type_of(extension, mime_type)),
+        )
+
+    @property
+    def label(self) -> str:
+        """How messages name the file: its name, else its URL (a data: URL only by its kind)."""
+        if self.filename:
+            return self.filename
+        if self.url.startswith("data:"):
+            return f"(data: URL of {self.mime_type or 'unknown type'})"
+        return self.url[:200] or f"(stored file {self.related_id})"
+
+
+def file_value(data: bytes, *, filename: str, mime_type: str) -> dict[str, Any]:
+    """A file variable holding ``data``: until file storage exists, the bytes travel in a base64
+    ``data:`` URL, which :class:`FileReader` (and so every node) can read back."""
+    extension = _extension(posixpath.splitext(filename)[1]) or _extension(
+        mimetypes.guess_extension(mime_type, strict=False) or ""
+    )
+    return {
+        "dify_model_identity": FILE_IDENTITY,
+        "id": None,
+        "type": file_type_of(extension, mime_type),
+        "transfer_method": "tool_file",
+        "remote_url": None,
+        "related_id": None,
+        "filename": filename,
+        "extension": extension,
+        "mime_type": mime_type,
+        "size": len(data),
+        "url": f"data:{mime_type};base64,{base64.b64encode(data).decode('ascii')}",
+    }
+
+
+class FileReader:
+    """Reads the bytes of file variables: ``data:`` URLs here, http(s) URLs through ``guard``.
+
+    :param max_bytes: files larger than this are refused (Dify's default upload limit, 15 MB).
+    :param timeout: seconds allowed for each network phase (connect, read, write) of a download.
+    """
+
+    def __init__(self, guard: SSRFGuard, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES, timeout: float = 30.0) -> None:
+        self._guard = guard
+        self.max_bytes = max_bytes
+        self._timeout = timeout
+
+    async def read(self, file: FileRef) -> bytes:
+        """The file's bytes; raises :class:`FileReadError` saying which file and why not."""
+        if file.url.startswith("data:"):
+            return self._read_data_url(file)
+        scheme = urlsplit(file.url).scheme.lower()
+        if scheme in ("http", "https"):
+            return await self._download(file)
+        if not file.url:
+            raise FileReadError(
+                f"cannot read file {file.label}: it has no URL, and files kept in storage "
+                f"({file.transfer_method or 'no transfer method'}) cannot be read before file storage exists"
+            )
+        raise FileReadError(f"cannot read file {file.label}: {scheme or 'its'} URLs are not readable")
+
+    def _too_large(self, file: FileRef, size: str | None = None) -> FileReadError:
+        limit = readable_size(self.max_bytes)
+        what = f"it is {size}, more than the {limit} limit" if size else f"it is larger than the {limit} limit"
+        return FileReadError(f"cannot read file {file.label}: {what}")
+
+    def _read_data_url(self, file: FileRef) -> bytes:
+        header, sep, payload = file.url[len("data:") :].partition(",")
+        if not sep:
+            raise FileReadError(f"cannot read file {file.label}: its data: URL has no comma")
+        if header.lower().endswith(";base64"):
+            if len(payload) * 3 // 4 > self.max_bytes + 3:
+                raise self._too_large(file, f"about {readable_size(len(payload) * 3 // 4)}")
+            try:
+                data = base64.b64decode(unquote(payload), validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise FileReadError(f"cannot read file {file.label}: its data: URL is not base64 ({exc})") from None
+        else:
+            data = unquote_to_bytes(payload)
+        if len(data) > self.max_bytes:
+            raise self._too_large(file, readable_size(len(data)))
+        return data
+
+    async def _download(self, file: FileRef) -> bytes:
+        where = file.url[:200]
+        async with self._guard.client(timeout=self._timeout) as client:
+            try:
+                response = await self._guard.send(client, client.build_request("GET", file.url))
+                try:
+                    if response.status_code >= 400:
+                        status = response.status_code
+                        raise FileReadError(f"cannot read file {file.label}: GET {where} answered {status}")
+                    return await read_capped(response, self.max_bytes)
+                finally:
+                    await response.aclose()
+            except SSRFRefused as exc:
+                raise FileReadError(f"cannot read file {file.label}: {exc}") from None
+            except BodyTooLarge:
+                raise self._too_large(file) from None
+            except httpx.HTTPError as exc:
+                reason = str(exc) or type(exc).__name__
+                raise FileReadError(f"cannot read file {file.label}: GET {where} failed: {reason}") from None
