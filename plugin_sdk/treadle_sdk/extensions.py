@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .context import CallContext
 from .errors import (
-    PluginInvalidArgument,
     PluginFailed,
+    PluginInvalidArgument,
     PluginMalformedResponse,
     PluginNotFound,
     PluginUnimplemented,

@@ -21,15 +21,15 @@ from typing import Any
 from .templates import Selector, find_selectors, parse_template, render_parts
 
 __all__ = [
-    "NodeConfigError",
-    "NodeRunError",
-    "VariableNotFound",
-    "NodeResult",
+    "SOURCE_HANDLE",
     "ContainerRun",
+    "NodeConfigError",
+    "NodeResult",
+    "NodeRunError",
     "NodeRuntime",
     "PreparedNode",
+    "VariableNotFound",
     "WireRuntime",
-    "SOURCE_HANDLE",
 ]
 
 #: The handle of a node's ordinary outgoing edges.

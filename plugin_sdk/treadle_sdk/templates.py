@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["Selector", "REFERENCE", "parse_template", "render_parts", "to_text", "find_selectors"]
+__all__ = ["REFERENCE", "Selector", "find_selectors", "parse_template", "render_parts", "to_text"]
 
 #: A variable's address: ``(node_id, name, *path)``, or ``("sys", "query")``, ``("env", "KEY")`` ...
 Selector = tuple[str, ...]

@@ -10,7 +10,7 @@ from .errors import Problem
 from .graph import Graph
 from .variables import CONVERSATION, ENVIRONMENT, SYSTEM
 
-__all__ = ["unresolved_references", "SYSTEM_VARIABLES"]
+__all__ = ["SYSTEM_VARIABLES", "unresolved_references"]
 
 #: The ``sys`` variables a run has (VAR-SYS-WORKFLOW, VAR-SYS-CHATFLOW).
 SYSTEM_VARIABLES = frozenset(

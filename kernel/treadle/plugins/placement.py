@@ -9,7 +9,15 @@ from treadle_sdk.registry import find_entry_points
 
 from ..config import PluginSettings
 
-__all__ = ["FIRST_PARTY_DISTRIBUTIONS", "FIRST_PARTY_GROUP", "INLINE", "INLINE_BY_DEFAULT", "GroupPlan", "PluginSpec", "plan_groups"]
+__all__ = [
+    "FIRST_PARTY_DISTRIBUTIONS",
+    "FIRST_PARTY_GROUP",
+    "INLINE",
+    "INLINE_BY_DEFAULT",
+    "GroupPlan",
+    "PluginSpec",
+    "plan_groups",
+]
 
 INLINE = "inline"
 FIRST_PARTY_GROUP = "first-party"

@@ -11,7 +11,7 @@ from treadle_sdk import NodeType
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
 
-__all__ = ["ScheduleTriggerNode", "PreparedSchedule"]
+__all__ = ["PreparedSchedule", "ScheduleTriggerNode"]
 
 _FREQUENCIES = frozenset({"hourly", "daily", "weekly", "monthly"})
 _MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
