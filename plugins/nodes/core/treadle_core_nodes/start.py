@@ -22,7 +22,7 @@ from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import SchemaError, best_match  # type: ignore[import-untyped]
 from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 from treadle_sdk.extensions import NodeType
-from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
+from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRunError, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
 
 from .dsl_fields import flag, integer, items, mapping, text
@@ -339,7 +339,8 @@ def validate_inputs(config: StartConfig | Mapping[str, Any], raw_inputs: Mapping
 
 
 class StartNode(PreparedNode):
-    """A prepared Start node: outputs its inputs as the engine bound them."""
+    """A prepared Start node: checks the inputs the run was given (bound as its own values) and
+    outputs them checked, with defaults filled in; wrong inputs fail the run naming every field."""
 
     def __init__(self, node_id: str, config: Mapping[str, Any]) -> None:
         self.node_id = node_id
@@ -353,7 +354,11 @@ class StartNode(PreparedNode):
     def run(self, rt: NodeRuntime) -> NodeResult:
         node_id = self.node_id
         get_or = rt.get_or
-        return NodeResult({name: get_or((node_id, name)) for name in self._names})
+        raw = {name: get_or((node_id, name)) for name in self._names}
+        try:
+            return NodeResult(validate_inputs(self.start, raw))
+        except InvalidInputs as exc:
+            raise NodeRunError(str(exc), error_type="InvalidInputs") from None
 
 
 class StartNodeType(NodeType):
