@@ -255,10 +255,11 @@ def check(config: Path | None, app_file: Path, as_json: bool) -> None:
                    f" {report.nodes} nodes, {report.edges} edges")
         if report.missing_plugins:
             click.echo("missing plugins: " + ", ".join(report.missing_plugins))
-        for problem in report.problems:
-            where = " ".join(part for part in (problem["node_id"] and f"node {problem['node_id']}",
-                                                problem["path"]) if part)
-            click.echo(f"  - {where + ': ' if where else ''}{problem['message']}")
+        for label, entries in (("", report.problems), ("warning: ", report.warnings)):
+            for problem in entries:
+                where = " ".join(part for part in (problem["node_id"] and f"node {problem['node_id']}",
+                                                    problem["path"]) if part)
+                click.echo(f"  - {label}{where + ': ' if where else ''}{problem['message']}")
         click.echo("ok" if report.ok else f"{len(report.problems)} problem(s)")
     sys.exit(0 if report.ok else 1)
 

@@ -34,10 +34,16 @@ class CheckReport:
     plugins_needed: list[str] = field(default_factory=list)
     missing_plugins: list[str] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
+    #: Likely mistakes that do not stop the app from running.
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, problem: Problem) -> None:
+        entry = {"message": problem.message, "node_id": problem.node_id, "path": problem.path}
+        if problem.warning:
+            self.warnings.append(entry)
+            return
         self.ok = False
-        self.problems.append({"message": problem.message, "node_id": problem.node_id, "path": problem.path})
+        self.problems.append(entry)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,7 +54,8 @@ def _in_file(app: AppDSL, problem: Problem, positions: dict[str, int]) -> Proble
     if problem.path.startswith("workflow.") or not problem.node_id or problem.node_id not in positions:
         return problem
     base = app.node_path(positions[problem.node_id])
-    return Problem(problem.message, problem.node_id, f"{base}.{problem.path}" if problem.path else base)
+    path = f"{base}.{problem.path}" if problem.path else base
+    return Problem(problem.message, problem.node_id, path, warning=problem.warning)
 
 
 def check_dsl(path: Path, supervisor: PluginSupervisor) -> CheckReport:

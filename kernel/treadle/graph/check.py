@@ -51,8 +51,9 @@ def _upstream(graph: Graph, node_id: str) -> set[str]:
 def unresolved_references(
     graph: Graph, *, environment: Collection[str], conversation: Collection[str]
 ) -> list[Problem]:
-    """Every variable reference that names no node upstream, no environment or conversation
-    variable, or no system variable, with the node id and where in its data (VAR-SCOPE)."""
+    """Every variable reference that names no node, no environment or conversation variable, or no
+    system variable, with the node id and where in its data; references to a node that does not run
+    before the one reading it come back as warnings (VAR-SCOPE)."""
     problems = []
     for node_id, spec in graph.nodes.items():
         upstream: set[str] | None = None
@@ -74,7 +75,13 @@ def unresolved_references(
                 if upstream is None:
                     upstream = _upstream(graph, node_id)
                 if scope not in upstream:
+                    # Dify runs such graphs, reading nothing there; say so, without failing the check.
                     problems.append(
-                        Problem(f"{text}: node {scope!r} does not run before this node", node_id, "data")
+                        Problem(
+                            f"{text}: node {scope!r} does not run before this node, so this reads nothing",
+                            node_id,
+                            "data",
+                            warning=True,
+                        )
                     )
     return problems

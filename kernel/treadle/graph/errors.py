@@ -14,6 +14,8 @@ class Problem:
     message: str
     node_id: str = ""
     path: str = ""
+    #: A warning does not stop the graph from running (Dify runs it too), but is likely a mistake.
+    warning: bool = False
 
     def __str__(self) -> str:
         where = ", ".join(part for part in (f"node {self.node_id}" if self.node_id else "", self.path) if part)
