@@ -49,7 +49,7 @@ def resolve_timezone(name: str, parameter: str) -> ZoneInfo:
     """The timezone called ``name``; an unknown name is the caller's error, naming ``parameter``."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # tzdata: a region name is a directory
         # ValueError: keys that are not relative paths inside the tz database ("/etc/passwd", "../x").
         raise PluginInvalidArgument(
             f"parameter {parameter!r}: unknown timezone {name!r}; {_ZONE_HINT}",

@@ -72,6 +72,6 @@ class ScheduleTriggerNode(NodeType):
         timezone = config.get("timezone") or (config.get("config") or {}).get("timezone") or "UTC"
         try:
             zoneinfo.ZoneInfo(str(timezone))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # tzdata: a region name is a directory
             raise NodeConfigError(f"unknown timezone {timezone!r}", "timezone") from None
         return PreparedSchedule(config)
