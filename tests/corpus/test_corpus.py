@@ -5,6 +5,7 @@ network runs to completion (issue 3, deliverable 5). The session ends with a pas
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ def runnable(entry: dict[str, Any]) -> bool:
     return not (needs["llm"] or needs["tools"] or needs["knowledge_base"] or needs["network"])
 
 
+if not FILES and os.environ.get("CI") == "true":
+    raise RuntimeError(f"CI needs the shared DSL corpus at {CORPUS}")
 pytestmark = pytest.mark.skipif(not FILES, reason=f"the shared corpus is not at {CORPUS}")
 
 
