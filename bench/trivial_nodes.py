@@ -26,6 +26,8 @@ class PreparedTrivial(PreparedNode):
 class Trivial(NodeType):
     """The ``trivial`` node type."""
 
+    blocking = False
+
     schema = NodeTypeSchema(name="trivial", label="Trivial", description="Outputs value = 1.")
 
     def prepare(self, node_id: str, config: dict[str, Any]) -> PreparedNode:

@@ -381,6 +381,21 @@ class NodeType(Extension):
             prepared = self.prepare(args.node_id, args.config)
         except NodeConfigError as exc:
             raise PluginInvalidArgument(str(exc), details={"path": exc.path}) from None
+        variables = {tuple(selector): value for selector, value in args.variables}
+        if not self.blocking and not inspect.iscoroutinefunction(type(prepared).run):
+            # Quick sync code: run it here and send what it emitted with its result (it cannot
+            # stream anyway: it holds the loop until it returns).
+            quick = WireRuntime(args.node_id, variables)
+            try:
+                result = prepared.run(quick)
+            except NodeRunError as exc:
+                raise PluginFailed(exc.message, details={"error_type": exc.error_type}) from exc
+            for variable, chunk in quick.chunks:
+                yield NodeEvent(type="chunk", variable=variable, chunk=chunk)
+            for selector, value in quick.assignments:
+                yield NodeEvent(type="assign", selector=list(selector), value=value)
+            yield self._result_event(result)
+            return
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[NodeEvent | None] = asyncio.Queue()
 
@@ -394,9 +409,7 @@ class NodeType(Extension):
             )
             loop.call_soon_threadsafe(events.put_nowait, event)
 
-        rt = WireRuntime(
-            args.node_id, {tuple(selector): value for selector, value in args.variables}, on_event=push
-        )
+        rt = WireRuntime(args.node_id, variables, on_event=push)
 
         async def work() -> Any:
             if inspect.iscoroutinefunction(type(prepared).run):
@@ -417,9 +430,12 @@ class NodeType(Extension):
             raise PluginFailed(exc.message, details={"error_type": exc.error_type}) from exc
         finally:
             task.cancel()
+        yield self._result_event(result)
+
+    def _result_event(self, result: Any) -> NodeEvent:
         if not isinstance(result, NodeResult):
             raise PluginMalformedResponse(f"node type {self.name!r} returned {type(result).__name__}, not NodeResult")
-        yield NodeEvent(
+        return NodeEvent(
             type="result",
             outputs=result.outputs,
             handle=result.handle,

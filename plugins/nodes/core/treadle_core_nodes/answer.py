@@ -59,6 +59,9 @@ class AnswerNode(PreparedNode):
 class AnswerNodeType(NodeType):
     """``answer``: a chatflow's reply."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     schema = NodeTypeSchema(
         name="answer",
         label="Answer",

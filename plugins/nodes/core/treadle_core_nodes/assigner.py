@@ -266,6 +266,9 @@ class AssignerNode(PreparedNode):
 class AssignerNodeType(NodeType):
     """``assigner``: the Variable Assigner (versions 1 and 2)."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     schema = NodeTypeSchema(
         name="assigner",
         label="Variable Assigner",

@@ -66,6 +66,9 @@ class EndNode(PreparedNode):
 class EndNodeType(NodeType):
     """``end``: the workflow's Output node."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     schema = NodeTypeSchema(name="end", label="Output", description="Returns named values as the workflow's outputs.")
 
     def prepare(self, node_id: str, config: dict[str, Any]) -> PreparedNode:

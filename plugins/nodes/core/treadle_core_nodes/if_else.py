@@ -81,6 +81,9 @@ class IfElseNode(PreparedNode):
 class IfElseNodeType(NodeType):
     """``if-else``: conditional branches."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     schema = NodeTypeSchema(
         name="if-else",
         label="If/Else",

@@ -160,6 +160,9 @@ class IterationNode(PreparedNode):
 class IterationNodeType(NodeType):
     """``iteration``: runs its children once per array element."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     schema = NodeTypeSchema(
         name="iteration",
         label="Iteration",

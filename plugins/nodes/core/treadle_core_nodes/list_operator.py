@@ -160,6 +160,9 @@ class ListOperatorNode(PreparedNode):
 class ListOperatorNodeType(NodeType):
     """``list-operator``: filter, extract, sort and limit arrays."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     schema = NodeTypeSchema(
         name="list-operator",
         label="List Operator",

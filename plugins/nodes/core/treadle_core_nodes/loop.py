@@ -215,6 +215,9 @@ class LoopNode(PreparedNode):
 class LoopNodeType(NodeType):
     """``loop``: runs its children until a break condition, the round limit, or a Loop End node."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     schema = NodeTypeSchema(
         name="loop",
         label="Loop",

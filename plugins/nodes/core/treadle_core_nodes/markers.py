@@ -39,6 +39,9 @@ class MarkerNode(PreparedNode):
 class MarkerNodeType(NodeType):
     """One marker node type (``iteration-start``, ``loop-start`` or ``loop-end``)."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     def __init__(self, name: str) -> None:
         label, description = MARKER_TYPES[name]
         self.schema = NodeTypeSchema(name=name, label=label, description=description)

@@ -364,6 +364,9 @@ class StartNode(PreparedNode):
 class StartNodeType(NodeType):
     """``start``: the User Input node."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     schema = NodeTypeSchema(
         name="start",
         label="User Input",

@@ -104,6 +104,9 @@ class VariableAggregatorNode(PreparedNode):
 class VariableAggregatorNodeType(NodeType):
     """``variable-aggregator`` (and, for older DSL, ``variable-assigner``)."""
 
+    #: Quick code that never waits on I/O: out of process it runs on the host's loop, not in a thread.
+    blocking = False
+
     def __init__(self, name: str = "variable-aggregator") -> None:
         self.schema = NodeTypeSchema(
             name=name,
