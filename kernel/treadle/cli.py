@@ -183,9 +183,13 @@ async def _run_app(settings: Settings, path: Path, inputs: dict[str, Any], query
             elif stream == "text":
                 click.echo(_event_line(event))
 
-        result = await workflow.run(
-            RunRequest(inputs=inputs, query=query), limits=RunLimits(), on_event=on_event if stream else None
-        )
+        with supervisor.kernel_client() as kernel:
+            result = await workflow.run(
+                RunRequest(inputs=inputs, query=query),
+                limits=RunLimits(),
+                on_event=on_event if stream else None,
+                kernel=kernel,
+            )
     body: dict[str, Any] = {
         "run_id": result.run_id,
         "status": result.status,

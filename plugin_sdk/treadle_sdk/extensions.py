@@ -385,7 +385,7 @@ class NodeType(Extension):
         if not self.blocking and not inspect.iscoroutinefunction(type(prepared).run):
             # Quick sync code: run it here and send what it emitted with its result (it cannot
             # stream anyway: it holds the loop until it returns).
-            quick = WireRuntime(args.node_id, variables)
+            quick = WireRuntime(args.node_id, variables, kernel=ctx.kernel)
             try:
                 result = prepared.run(quick)
             except NodeRunError as exc:
@@ -409,7 +409,7 @@ class NodeType(Extension):
             )
             loop.call_soon_threadsafe(events.put_nowait, event)
 
-        rt = WireRuntime(args.node_id, variables, on_event=push)
+        rt = WireRuntime(args.node_id, variables, on_event=push, kernel=ctx.kernel)
 
         async def work() -> Any:
             if inspect.iscoroutinefunction(type(prepared).run):

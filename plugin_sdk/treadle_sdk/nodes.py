@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .context import KernelClient
 from .templates import Selector, find_selectors, parse_template, render_parts
 
 __all__ = [
@@ -90,9 +91,14 @@ class ContainerRun(abc.ABC):
 
 
 class NodeRuntime(abc.ABC):
-    """What a running node may do. The engine provides it; node code never builds one."""
+    """What a running node may do. The engine provides it; node code never builds one.
+
+    ``kernel`` calls back into the kernel (invoke a model or a tool, KV storage) on behalf of the
+    run; it is None where the run has no way back (a bare engine in tests, say).
+    """
 
     node_id: str
+    kernel: KernelClient | None = None
 
     @abc.abstractmethod
     def get(self, selector: Sequence[str]) -> Any:
@@ -150,8 +156,10 @@ class WireRuntime(NodeRuntime):
         node_id: str,
         variables: Mapping[Selector, Any],
         on_event: Callable[[tuple[str, Any, Any]], None] | None = None,
+        kernel: KernelClient | None = None,
     ) -> None:
         self.node_id = node_id
+        self.kernel = kernel
         self._variables = dict(variables)
         self._on_event = on_event
         self.chunks: list[tuple[str, str]] = []

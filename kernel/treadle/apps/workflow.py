@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from treadle_sdk.context import KernelClient
+
 from ..graph import (
     CompiledWorkflow,
     NodeFactory,
@@ -115,6 +117,7 @@ class WorkflowApp:
         run_id: str | None = None,
         limits: RunLimits | None = None,
         on_event: EventSink | None = None,
+        kernel: KernelClient | None = None,
     ) -> WorkflowRun:
         run_id = run_id or str(uuid.uuid4())
         system: dict[str, Any] = {
@@ -137,12 +140,17 @@ class WorkflowApp:
         pool = VariablePool.for_run(system=system, environment=self.environment, conversation=conversation)
         if self.start_node is not None:
             pool.set_outputs(self.start_node, dict(request.inputs))
-        return WorkflowRun(self.compiled, pool, run_id=run_id, limits=limits, on_event=on_event)
+        return WorkflowRun(self.compiled, pool, run_id=run_id, limits=limits, on_event=on_event, kernel=kernel)
 
     async def run(
-        self, request: RunRequest, *, limits: RunLimits | None = None, on_event: EventSink | None = None
+        self,
+        request: RunRequest,
+        *,
+        limits: RunLimits | None = None,
+        on_event: EventSink | None = None,
+        kernel: KernelClient | None = None,
     ) -> RunResult:
-        return await self.new_run(request, limits=limits, on_event=on_event).run()
+        return await self.new_run(request, limits=limits, on_event=on_event, kernel=kernel).run()
 
 
 def _copy(value: Any) -> Any:

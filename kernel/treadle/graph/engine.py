@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from treadle_sdk.context import KernelClient
 from treadle_sdk.nodes import (
     SOURCE_HANDLE,
     ContainerRun,
@@ -163,6 +164,10 @@ class _Runtime(NodeRuntime):
     def __init__(self, scope: _Scope, node_id: str) -> None:
         self.node_id = node_id
         self._scope = scope
+
+    @property
+    def kernel(self) -> KernelClient | None:  # type: ignore[override]  # read-only here, set per run
+        return self._scope.run.kernel
 
     def get(self, selector: Sequence[str]) -> Any:
         return self._scope.pool.get(selector)
@@ -391,8 +396,10 @@ class WorkflowRun:
         depth: int = 0,
         checkpoints: CheckpointStore | None = None,
         checkpoint_every_node: bool = False,
+        kernel: KernelClient | None = None,
     ) -> None:
         self.compiled = compiled
+        self.kernel = kernel
         self.pool = pool
         self.run_id = run_id or str(uuid.uuid4())
         self.limits = limits or RunLimits()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from treadle_sdk.context import KernelClient
 from treadle_sdk.dispatch import call_name
 from treadle_sdk.errors import PluginInvalidArgument, PluginNotFound
 from treadle_sdk.extensions import ExtensionKind, operation_specs
@@ -17,13 +18,16 @@ from treadle_sdk.registry import ExtensionEntry
 
 from ..config import Settings
 from .hosts import PluginHostHandle, PluginRecord
-from .inline import InlineHost
+from .inline import InlineHost, InlineKernelClient
 from .kernel_services import AppInvoker, InvocationScope, KernelServices
 from .kv import KVStore, MemoryKVStore
 from .placement import GroupPlan, plan_groups
 from .remote import RemoteHost, socket_dir_for
 
 __all__ = ["PluginSupervisor"]
+
+#: The scope (plugin and group) of kernel calls that workflow runs make on behalf of their nodes.
+_ENGINE = "workflow-engine"
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +190,16 @@ class PluginSupervisor:
                 timeout=timeout or self.settings.plugins.call_timeout,
             ):
                 yield item
+        finally:
+            self.services.revoke(token)
+
+    @contextlib.contextmanager
+    def kernel_client(self, *, tenant_id: str = "", depth: int = 0) -> Iterator[KernelClient]:
+        """A way back into the kernel for the nodes of one workflow run (``NodeRuntime.kernel``):
+        models and tools invoked through it are invoked for ``tenant_id``; valid inside the block."""
+        token = self.services.mint(InvocationScope(_ENGINE, tenant_id, _ENGINE, "workflow run", depth))
+        try:
+            yield InlineKernelClient(asyncio.get_running_loop(), self.services, token, _ENGINE)
         finally:
             self.services.revoke(token)
 
