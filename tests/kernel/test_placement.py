@@ -17,7 +17,15 @@ def layout(groups: list[GroupPlan]) -> dict[str, tuple[bool, list[str]]]:
 
 def test_first_party_plugins_share_one_host_process_by_default() -> None:
     groups = plan_groups(PluginSettings())
-    first_party_out_of_process = ["basic-tools", "code-node", "doc-extractor", "fake", "http-node", "schedule-trigger"]
+    first_party_out_of_process = [
+        "basic-tools",
+        "code-node",
+        "doc-extractor",
+        "fake",
+        "http-node",
+        "openai-compat",
+        "schedule-trigger",
+    ]
     assert layout(groups)[FIRST_PARTY_GROUP] == (False, first_party_out_of_process)
     assert layout(groups)["inline"] == (True, ["core-nodes"])  # control-flow nodes: DESIGN.md default placement
     (first_party,) = [group for group in groups if group.name == FIRST_PARTY_GROUP]

@@ -33,6 +33,7 @@ FIRST_PARTY_DISTRIBUTIONS = frozenset(
         "treadle-plugin-http-node",
         "treadle-plugin-doc-extractor",
         "treadle-plugin-schedule-trigger",
+        "treadle-plugin-openai-compat",
     }
 )
 

@@ -1,0 +1,172 @@
+"""A small OpenAI-compatible HTTP server for the tests: real sockets, OpenAI's wire format.
+
+What it answers depends on the requested model name; every request's headers and JSON body are kept
+in ``requests`` so tests can assert what the provider sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+API_KEY = "sk-test-secret-0123456789"
+
+
+def sse(event: dict[str, Any]) -> str:
+    return f"data: {json.dumps(event)}\n\n"
+
+
+def delta_event(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion.chunk", "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+
+USAGE_EVENT = {"id": "c1", "object": "chat.completion.chunk", "choices": [],
+               "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}
+
+ERRORS = {
+    "error-400": (400, {}), "error-404": (404, {}), "error-422": (422, {}), "error-401": (401, {}),
+    "error-403": (403, {}), "error-429": (429, {"Retry-After": "7"}), "error-500": (500, {}),
+    "error-503": (503, {}),
+}
+
+
+def _text_stream() -> str:
+    events = [sse(delta_event({"role": "assistant", "content": ""}))]
+    events += [sse(delta_event({"content": piece})) for piece in ["Hel", "lo, ", "wor", "ld"]]
+    events.append(sse(delta_event({}, "stop")))
+    events.append(sse(USAGE_EVENT))
+    return "".join(events) + ": keep-alive comment\n\ndata: [DONE]\n\n"
+
+
+def _tool_stream() -> str:
+    fragments = [
+        {"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
+                         "function": {"name": "weather", "arguments": ""}}]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": '{"ci'}}]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": 'ty": "Paris"}'}}]},
+        {"tool_calls": [{"index": 1, "id": "call_b", "type": "function",
+                         "function": {"name": "clock", "arguments": '{"tz":'}}]},
+        {"tool_calls": [{"index": 1, "function": {"arguments": ' "UTC"}'}}]},
+    ]
+    events = [sse(delta_event({"role": "assistant", "content": "Checking."}))]
+    events += [sse(delta_event(f)) for f in fragments]
+    events.append(sse(delta_event({}, "tool_calls")))
+    return "".join(events) + "data: [DONE]\n\n"
+
+
+async def _odd_pieces(text: str, size: int) -> AsyncIterator[bytes]:
+    data = text.encode()
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+        await asyncio.sleep(0.001)  # so pieces reach the client as separate reads
+
+
+class OpenAIServer:
+    """Runs the app with uvicorn on 127.0.0.1 at a random port in a background thread."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.app = Starlette(routes=[
+            Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+            Route("/v1/rerank", self.rerank, methods=["POST"]),
+            Route("/v1/models", self.models, methods=["GET"]),
+        ])
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        while not self._server.started:
+            threading.Event().wait(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(5)
+        self._sock.close()
+
+    async def _record(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(await request.body()) if request.method == "POST" else {}
+        self.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
+        return body
+
+    def _refused(self, request: Request) -> Response | None:
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            given = request.headers.get("authorization", "")
+            # Like OpenAI, echo (part of) the key that was refused.
+            return JSONResponse({"error": {"message": f"Incorrect API key provided: {given}",
+                                           "type": "invalid_request_error", "code": "invalid_api_key"}}, 401)
+        return None
+
+    def _error(self, model: str) -> Response | None:
+        if model in ERRORS:
+            status, headers = ERRORS[model]
+            message = f"{model} as asked (key {API_KEY})"
+            return JSONResponse({"error": {"message": message, "type": "test"}}, status, headers=headers)
+        return None
+
+    async def chat(self, request: Request) -> Response:
+        body = await self._record(request)
+        model = body["model"]
+        refused = self._refused(request) or self._error(model)
+        if refused is not None:
+            return refused
+        if body.get("stream"):
+            if model == "tools":
+                return StreamingResponse(_odd_pieces(_tool_stream(), 37), media_type="text/event-stream")
+            if model == "no-usage":
+                text = _text_stream().replace(sse(USAGE_EVENT), "")
+                return StreamingResponse(_odd_pieces(text, 5), media_type="text/event-stream")
+            return StreamingResponse(_odd_pieces(_text_stream(), 13), media_type="text/event-stream")
+        if model == "tools":
+            message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_x", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}]}
+            finish = "tool_calls"
+        else:
+            message = {"role": "assistant", "content": '{"answer": 42}'}
+            finish = "stop"
+        return JSONResponse({"id": "c2", "object": "chat.completion", "model": model, "system_fingerprint": "fp_1",
+                             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                             "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})
+
+    async def embeddings(self, request: Request) -> Response:
+        body = await self._record(request)
+        refused = self._refused(request) or self._error(body["model"])
+        if refused is not None:
+            return refused
+        data = [{"object": "embedding", "index": i, "embedding": [float(len(text)), float(i)]}
+                for i, text in enumerate(body["input"])]
+        data.reverse()  # out of order on purpose: the index decides
+        tokens = len(body["input"]) * 2
+        return JSONResponse({"object": "list", "data": data, "model": body["model"],
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+    async def rerank(self, request: Request) -> Response:
+        body = await self._record(request)
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        scores = [round(0.9 - 0.2 * i, 2) for i in range(len(body["documents"]))]
+        results = [{"index": i, "relevance_score": s} for i, s in enumerate(scores)]
+        best = results[: body.get("top_n") or len(results)]
+        # Lowest score first on purpose: the provider must sort.
+        return JSONResponse({"model": body["model"], "results": best[::-1]})
+
+    async def models(self, request: Request) -> Response:
+        await self._record(request)
+        return self._refused(request) or JSONResponse({"object": "list", "data": [{"id": "m", "object": "model"}]})

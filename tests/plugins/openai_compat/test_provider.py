@@ -1,0 +1,224 @@
+"""The openai_compat provider against a real local server speaking OpenAI's wire format."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+import treadle_openai_compat
+from treadle_sdk.model_errors import (
+    CredentialsValidateFailedError,
+    InvokeAuthorizationError,
+    InvokeBadRequestError,
+    InvokeConnectionError,
+    InvokeError,
+    InvokeRateLimitError,
+    InvokeServerUnavailableError,
+)
+from treadle_sdk.model_runtime import LLMResultChunk
+from treadle_sdk.registry import Registry
+from treadle_sdk.testing import ainvoke, load
+
+from .server import API_KEY, OpenAIServer
+
+USER = {"role": "user", "content": "Say hello"}
+
+
+def creds(server: OpenAIServer, **extra: Any) -> dict[str, Any]:
+    return {"endpoint_url": server.url, "api_key": API_KEY, **extra}
+
+
+async def llm(registry: Registry, server: OpenAIServer, **payload: Any) -> list[LLMResultChunk]:
+    payload.setdefault("credentials", creds(server))
+    payload.setdefault("prompt_messages", [USER])
+    return await ainvoke(registry, "model_provider", "openai_compat", "invoke_llm", payload)
+
+
+def test_registers_through_the_entry_point_module() -> None:
+    registry = load(treadle_openai_compat)
+    assert registry.extensions.get("model_provider", "openai_compat") is not None
+
+
+async def test_streams_text_from_oddly_split_sse(registry: Registry, server: OpenAIServer) -> None:
+    chunks = await llm(registry, server, model="text")
+    assert "".join(c.delta.message.content for c in chunks) == "Hello, world"
+    assert len(chunks) == 5  # four deltas and the final chunk
+    final = chunks[-1].delta
+    assert final.finish_reason == "stop"
+    assert final.usage is not None
+    assert (final.usage.prompt_tokens, final.usage.completion_tokens, final.usage.total_tokens) == (11, 7, 18)
+    [request] = server.requests
+    assert request["body"]["stream"] is True
+    assert request["body"]["stream_options"] == {"include_usage": True}
+    assert request["headers"]["authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_estimates_usage_when_the_server_sends_none(registry: Registry, server: OpenAIServer) -> None:
+    chunks = await llm(registry, server, model="no-usage")
+    usage = chunks[-1].delta.usage
+    assert usage is not None
+    assert usage.completion_tokens == 3  # "Hello, world" at about four characters a token
+    assert usage.prompt_tokens > 0
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+async def test_assembles_streamed_tool_call_fragments(registry: Registry, server: OpenAIServer) -> None:
+    tools = [{"name": "weather", "description": "Weather", "parameters": {"type": "object", "properties": {}}}]
+    chunks = await llm(registry, server, model="tools", tools=tools)
+    assert chunks[0].delta.message.content == "Checking."
+    assert all(not c.delta.message.tool_calls for c in chunks[:-1])
+    final = chunks[-1].delta
+    assert final.finish_reason == "tool_calls"
+    calls = [(c.id, c.function.name, json.loads(c.function.arguments)) for c in final.message.tool_calls]
+    assert calls == [("call_a", "weather", {"city": "Paris"}), ("call_b", "clock", {"tz": "UTC"})]
+    sent = server.requests[0]["body"]["tools"]
+    assert sent == [{"type": "function", "function": {"name": "weather", "description": "Weather",
+                                                      "parameters": {"type": "object", "properties": {}}}}]
+
+
+async def test_non_streaming_answer_is_one_chunk(registry: Registry, server: OpenAIServer) -> None:
+    [chunk] = await llm(registry, server, model="text", stream=False)
+    assert chunk.delta.message.content == '{"answer": 42}'
+    assert chunk.delta.finish_reason == "stop"
+    assert chunk.system_fingerprint == "fp_1"
+    assert chunk.delta.usage is not None and chunk.delta.usage.total_tokens == 8
+    assert "stream_options" not in server.requests[0]["body"]
+
+
+async def test_non_streaming_tool_calls(registry: Registry, server: OpenAIServer) -> None:
+    [chunk] = await llm(registry, server, model="tools", stream=False)
+    [call] = chunk.delta.message.tool_calls
+    assert (call.id, call.function.name, call.function.arguments) == ("call_x", "weather", '{"city": "Oslo"}')
+    assert chunk.delta.finish_reason == "tool_calls"
+
+
+async def test_sends_vision_tool_history_and_parameters(registry: Registry, server: OpenAIServer) -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "data": "What is this?"},
+                                     {"type": "image", "data": "data:image/png;base64,AAAA", "detail": "high"}]},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_1", "function": {"name": "look", "arguments": '{"x": 1}'}}]},
+        {"role": "tool", "content": "a cat", "tool_call_id": "call_1"},
+    ]
+    parameters = {"temperature": 0.2, "top_p": 0.9, "max_tokens": 50, "presence_penalty": 0.1,
+                  "frequency_penalty": 0.3, "stop": ["END"]}
+    await llm(registry, server, model="text", prompt_messages=messages, model_parameters=parameters,
+              stop=["\n\n"], stream=False)
+    body = server.requests[0]["body"]
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "high"}}]},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "look", "arguments": '{"x": 1}'}}]},
+        {"role": "tool", "content": "a cat", "tool_call_id": "call_1"},
+    ]
+    assert {k: body[k] for k in ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty")} == {
+        "temperature": 0.2, "top_p": 0.9, "max_tokens": 50, "presence_penalty": 0.1, "frequency_penalty": 0.3}
+    assert body["stop"] == ["\n\n", "END"]
+
+
+async def test_passes_json_schema_response_format(registry: Registry, server: OpenAIServer) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+    await llm(registry, server, model="text", stream=False,
+              model_parameters={"response_format": "json_schema", "json_schema": json.dumps(schema)})
+    assert server.requests[0]["body"]["response_format"] == {
+        "type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+
+
+async def test_embeddings_keep_input_order_across_batches(registry: Registry, server: OpenAIServer) -> None:
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
+    [result] = await ainvoke(registry, "model_provider", "openai_compat", "invoke_text_embedding",
+                             {"model": "emb", "credentials": creds(server, max_chunks="2"), "texts": texts})
+    assert result.embeddings == [[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0], [5.0, 0.0]]
+    assert result.usage.total_tokens == 10
+    assert [r["body"]["input"] for r in server.requests] == [["a", "bb"], ["ccc", "dddd"], ["eeeee"]]
+
+
+async def test_rerank_sorts_filters_and_cuts(registry: Registry, server: OpenAIServer) -> None:
+    docs = ["first", "second", "third", "fourth"]
+    [result] = await ainvoke(registry, "model_provider", "openai_compat", "invoke_rerank",
+                             {"model": "rr", "credentials": creds(server), "query": "q", "docs": docs,
+                              "score_threshold": 0.4, "top_n": 3})
+    assert [(d.index, d.text, d.score) for d in result.docs] == [(0, "first", 0.9), (1, "second", 0.7),
+                                                                 (2, "third", 0.5)]
+    assert server.requests[0]["body"] == {"model": "rr", "query": "q", "documents": docs, "top_n": 3}
+    [filtered] = await ainvoke(registry, "model_provider", "openai_compat", "invoke_rerank",
+                               {"model": "rr", "credentials": creds(server), "query": "q", "docs": docs,
+                                "score_threshold": 0.6})
+    assert [d.index for d in filtered.docs] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("model", "error_type"),
+    [
+        ("error-400", InvokeBadRequestError), ("error-404", InvokeBadRequestError),
+        ("error-422", InvokeBadRequestError), ("error-401", InvokeAuthorizationError),
+        ("error-403", InvokeAuthorizationError), ("error-429", InvokeRateLimitError),
+        ("error-500", InvokeServerUnavailableError), ("error-503", InvokeServerUnavailableError),
+    ],
+)
+@pytest.mark.parametrize("stream", [True, False])
+async def test_maps_http_errors(registry: Registry, server: OpenAIServer, model: str,
+                                error_type: type[InvokeError], stream: bool) -> None:
+    with pytest.raises(error_type) as caught:
+        await llm(registry, server, model=model, stream=stream)
+    assert f"{model} as asked" in caught.value.message
+    assert caught.value.details["error_type"] == error_type.error_type
+    assert API_KEY not in str(caught.value) and API_KEY not in json.dumps(caught.value.to_dict(), default=str)
+    if model == "error-429":
+        assert caught.value.retry_after == 7.0
+
+
+async def test_refused_key_never_appears_in_the_error(registry: Registry, server: OpenAIServer) -> None:
+    wrong = "sk-wrong-key-abcdef"
+    with pytest.raises(InvokeAuthorizationError) as caught:
+        await llm(registry, server, model="text", credentials={"endpoint_url": server.url, "api_key": wrong})
+    assert server.requests[0]["headers"]["authorization"] == f"Bearer {wrong}"
+    assert "Incorrect API key" in caught.value.message
+    assert wrong not in str(caught.value) and wrong not in json.dumps(caught.value.to_dict(), default=str)
+
+
+async def test_connection_refused(registry: Registry) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    credentials = {"endpoint_url": f"http://127.0.0.1:{port}/v1", "api_key": API_KEY}
+    with pytest.raises(InvokeConnectionError) as caught:
+        await ainvoke(registry, "model_provider", "openai_compat", "invoke_llm",
+                      {"model": "text", "credentials": credentials, "prompt_messages": [USER]})
+    assert API_KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize(("model", "model_type", "path"), [
+    ("", "", "/v1/models"), ("text", "llm", "/v1/chat/completions"),
+    ("emb", "text-embedding", "/v1/embeddings"), ("rr", "rerank", "/v1/rerank"),
+])
+async def test_validate_credentials_accepts_good_ones(registry: Registry, server: OpenAIServer, model: str,
+                                                      model_type: str, path: str) -> None:
+    await ainvoke(registry, "model_provider", "openai_compat", "validate_credentials",
+                  {"model": model, "model_type": model_type, "credentials": creds(server)})
+    assert server.requests[0]["path"] == path
+    if model_type == "llm":
+        assert server.requests[0]["body"]["max_tokens"] == 1
+
+
+@pytest.mark.parametrize("model", ["", "text"])
+async def test_validate_credentials_refuses_a_bad_key(registry: Registry, server: OpenAIServer, model: str) -> None:
+    wrong = "sk-wrong-key-abcdef"
+    with pytest.raises(CredentialsValidateFailedError) as caught:
+        await ainvoke(registry, "model_provider", "openai_compat", "validate_credentials",
+                      {"model": model, "model_type": "llm",
+                       "credentials": {"endpoint_url": server.url, "api_key": wrong}})
+    assert "Incorrect API key" in caught.value.message
+    assert wrong not in json.dumps(caught.value.to_dict(), default=str)
+
+
+async def test_validate_credentials_refuses_a_missing_endpoint(registry: Registry) -> None:
+    with pytest.raises(CredentialsValidateFailedError, match="endpoint_url"):
+        await ainvoke(registry, "model_provider", "openai_compat", "validate_credentials",
+                      {"credentials": {"api_key": API_KEY}})
