@@ -18,6 +18,7 @@ def layout(groups: list[GroupPlan]) -> dict[str, tuple[bool, list[str]]]:
 def test_first_party_plugins_share_one_host_process_by_default() -> None:
     groups = plan_groups(PluginSettings())
     first_party_out_of_process = [
+        "anthropic",
         "basic-tools",
         "code-node",
         "doc-extractor",

@@ -34,6 +34,7 @@ FIRST_PARTY_DISTRIBUTIONS = frozenset(
         "treadle-plugin-doc-extractor",
         "treadle-plugin-schedule-trigger",
         "treadle-plugin-openai-compat",
+        "treadle-plugin-anthropic",
     }
 )
 
