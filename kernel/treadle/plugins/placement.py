@@ -35,6 +35,7 @@ FIRST_PARTY_DISTRIBUTIONS = frozenset(
         "treadle-plugin-schedule-trigger",
         "treadle-plugin-openai-compat",
         "treadle-plugin-anthropic",
+        "treadle-plugin-local-embeddings",
     }
 )
 
