@@ -24,6 +24,27 @@ def _registry() -> Registry:
     return load(treadle_core_nodes)
 
 
+#: Every DSL node type the core-nodes plugin registers.
+CORE_TYPES = frozenset(
+    {
+        "start",
+        "end",
+        "answer",
+        "if-else",
+        "template-transform",
+        "variable-aggregator",
+        "variable-assigner",
+        "assigner",
+        "list-operator",
+        "iteration",
+        "iteration-start",
+        "loop",
+        "loop-start",
+        "loop-end",
+    }
+)
+
+
 def node_type(name: str) -> NodeType:
     """The registered node type ``name`` (loaded through the plugin's hook, as the kernel loads it)."""
     entry = _registry().extensions.get("node_type", name)

@@ -9,25 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .support import node_type
+from .support import CORE_TYPES, node_type
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "dify-dsl"
-CORE_TYPES = {
-    "start",
-    "end",
-    "answer",
-    "if-else",
-    "template-transform",
-    "variable-aggregator",
-    "variable-assigner",
-    "assigner",
-    "list-operator",
-    "iteration",
-    "iteration-start",
-    "loop",
-    "loop-start",
-    "loop-end",
-}
 
 #: libyaml's loader when PyYAML has it: the corpus is large and the pure-Python loader slow.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

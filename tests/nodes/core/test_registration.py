@@ -9,33 +9,16 @@ import inspect
 import treadle_core_nodes
 from treadle_sdk.testing import invoke, load
 
-from .support import node_type, prepare
-
-DSL_TYPES = {
-    "start",
-    "end",
-    "answer",
-    "if-else",
-    "template-transform",
-    "variable-aggregator",
-    "variable-assigner",
-    "assigner",
-    "list-operator",
-    "iteration",
-    "iteration-start",
-    "loop",
-    "loop-start",
-    "loop-end",
-}
+from .support import CORE_TYPES, node_type, prepare
 
 
 def test_hook_register_node_types_registers_every_control_flow_type() -> None:
     """One NodeType per DSL node type, registered through the plugin's hook."""
-    assert set(load(treadle_core_nodes).extensions.names("node_type")) == DSL_TYPES
+    assert set(load(treadle_core_nodes).extensions.names("node_type")) == CORE_TYPES
 
 
 def test_only_iteration_and_loop_are_containers() -> None:
-    containers = {name for name in DSL_TYPES if node_type(name).schema.container}
+    containers = {name for name in CORE_TYPES if node_type(name).schema.container}
     assert containers == {"iteration", "loop"}
 
 
@@ -45,7 +28,7 @@ def test_only_containers_run_as_coroutines() -> None:
         "iteration": {"iterator_selector": ["a", "b"], "output_selector": ["c", "d"]},
         "list-operator": {"variable": ["a", "b"]},
     }
-    for name in DSL_TYPES:
+    for name in CORE_TYPES:
         prepared = prepare(name, configs.get(name, {}))
         assert inspect.iscoroutinefunction(prepared.run) is (name in {"iteration", "loop"}), name
 
