@@ -155,7 +155,7 @@ def _event_line(event: Any) -> str:
 
 
 async def _run_app(settings: Settings, path: Path, inputs: dict[str, Any], query: str | None,
-                   stream: str | None) -> dict[str, Any]:
+                   stream: str | None, models: str | None = None) -> dict[str, Any]:
     from dataclasses import asdict
 
     from .apps import RunRequest, WorkflowApp
@@ -165,11 +165,17 @@ async def _run_app(settings: Settings, path: Path, inputs: dict[str, Any], query
     from .plugins import PluginSupervisor
     from .plugins.node_factory import PluginNodeFactory
 
+    from .models import ModelMapping
+
     try:
         app = load_dsl(path)
     except DSLError as exc:
         raise click.ClickException(str(exc)) from None
-    async with PluginSupervisor(settings) as supervisor:
+    try:
+        mapping = ModelMapping.parse_option(models or "", base=settings.models.map)
+    except ValueError as exc:
+        raise click.ClickException(f"--models: {exc}") from None
+    async with PluginSupervisor(settings, model_mapping=mapping) as supervisor:
         try:
             workflow = WorkflowApp.from_dsl(app, PluginNodeFactory(supervisor))
         except GraphBuildError as exc:
@@ -212,9 +218,15 @@ async def _run_app(settings: Settings, path: Path, inputs: dict[str, Any], query
 @click.option("--query", "-q", help="The chat message (advanced-chat apps).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (and, with --stream, events) as JSON.")
 @click.option("--stream", is_flag=True, help="Print events as they happen.")
+@click.option(
+    "--models",
+    metavar="PROVIDER[:MODEL]",
+    help="Run every model the DSL names on this installed provider (and model), e.g. fake:echo; "
+    "SOURCE=PROVIDER[:MODEL] pairs, comma-separated, map single providers or models.",
+)
 @click.pass_obj
 def run(config: Path | None, app_file: Path, inputs: tuple[str, ...], inputs_json: str | None, query: str | None,
-        as_json: bool, stream: bool) -> None:
+        as_json: bool, stream: bool, models: str | None) -> None:
     """Run a Dify DSL file on the embedded defaults; exit 0 only if the run succeeded."""
     from treadle_sdk.spin import new_spinning_loop
 
@@ -222,7 +234,7 @@ def run(config: Path | None, app_file: Path, inputs: tuple[str, ...], inputs_jso
     values = _parse_inputs(inputs, inputs_json)
     mode = ("json" if as_json else "text") if stream else None
     with asyncio.Runner(loop_factory=lambda: new_spinning_loop(settings.server.loop_spin_us)) as runner:
-        body = runner.run(_run_app(settings, app_file, values, query, mode))
+        body = runner.run(_run_app(settings, app_file, values, query, mode, models))
     if as_json:
         click.echo(json.dumps(body, ensure_ascii=False, default=str))
     else:

@@ -90,6 +90,16 @@ class VectorSettings(_Section):
     store: str = "faiss"
 
 
+class ModelSettings(_Section):
+    """Which installed model provider serves the providers and models a DSL names."""
+
+    #: ``{"openai": "openai_compat", "anthropic:claude-3-haiku": "fake:echo", "*": "fake:echo"}``:
+    #: keys are a provider as DSL files name it (bare or ``org/plugin/provider``), optionally with
+    #: ``:model``, or ``*`` for everything else; values are an installed provider, optionally with
+    #: ``:model`` (without one, the DSL's model name is kept).
+    map: dict[str, str] = Field(default_factory=dict)
+
+
 def _default_home() -> Path:
     return Path(platformdirs.user_data_dir("treadle", appauthor=False))
 
@@ -122,6 +132,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     vectors: VectorSettings = Field(default_factory=VectorSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
 
     @field_validator("home")
     @classmethod

@@ -6,19 +6,40 @@ import abc
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .errors import PluginCancelled, PluginInternalError, PluginTimeout
-from .model_runtime import LLMResultChunk, PromptMessage
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["KERNEL_METHODS", "CallContext", "CancelFlag", "KernelClient"]
+from .errors import PluginCancelled, PluginInternalError, PluginTimeout
+from .model_runtime import (
+    LLMResultChunk,
+    PromptMessage,
+    PromptMessageTool,
+    RerankResult,
+    TextEmbeddingResult,
+    TTSChunk,
+)
+from .schemas import ModelSchema, ToolSchema
+
+__all__ = ["KERNEL_METHODS", "CallContext", "CancelFlag", "HistoryTurn", "KernelClient", "ModelInfo"]
 
 T = TypeVar("T")
 
 #: The methods of the Kernel service (plugin -> kernel calls), all scoped by the invocation token.
-KERNEL_METHODS = ("invoke_model", "invoke_tool", "invoke_app", "kv_get", "kv_set", "kv_delete")
+KERNEL_METHODS = (
+    "invoke_model",
+    "describe_model",
+    "default_model",
+    "invoke_tool",
+    "describe_tool",
+    "invoke_app",
+    "conversation_history",
+    "kv_get",
+    "kv_set",
+    "kv_delete",
+)
 
 
 class KernelClient(abc.ABC):
@@ -80,44 +101,133 @@ class KernelClient(abc.ABC):
     def kv_delete(self, key: str) -> None:
         self._run(self.akv_delete(key))
 
-    # -- models, tools, apps (PLUG-REVERSE-*) ----------------------------------------------------
+    # -- models (PLUG-REVERSE-MODEL) ----------------------------------------------------------
+    #
+    # ``provider`` and ``model`` are the names a DSL uses (``openai``, ``langgenius/openai/openai``,
+    # ``gpt-4o``); the kernel maps them to an installed provider, adds the workspace's credentials
+    # and picks a credential when the model is load-balanced.
 
-    async def ainvoke_model(
+    async def ainvoke_llm(
         self,
         provider: str,
         model: str,
-        prompt_messages: list[PromptMessage],
-        model_parameters: dict[str, Any] | None = None,
+        prompt_messages: Sequence[PromptMessage],
+        *,
+        model_parameters: Mapping[str, Any] | None = None,
+        tools: Sequence[PromptMessageTool] = (),
+        stop: Sequence[str] = (),
         stream: bool = True,
+        user: str | None = None,
     ) -> AsyncIterator[LLMResultChunk]:
+        """Stream a chat model's answer, chunk by chunk (the last chunk carries the usage)."""
         payload = {
             "provider": provider,
             "model": model,
-            "prompt_messages": [m.model_dump(mode="json") for m in prompt_messages],
-            "model_parameters": model_parameters or {},
+            "model_type": "llm",
+            "prompt_messages": [m.model_dump(mode="json", exclude_defaults=True) for m in prompt_messages],
+            "model_parameters": dict(model_parameters or {}),
+            "tools": [t.model_dump(mode="json") for t in tools],
+            "stop": list(stop),
             "stream": stream,
+            "user": user,
         }
         async for item in self.astream("invoke_model", payload):
             yield LLMResultChunk.model_validate(item)
 
-    def invoke_model(
+    def invoke_llm(
         self,
         provider: str,
         model: str,
-        prompt_messages: list[PromptMessage],
-        model_parameters: dict[str, Any] | None = None,
+        prompt_messages: Sequence[PromptMessage],
+        **kwargs: Any,
     ) -> list[LLMResultChunk]:
+        """Blocking form of :meth:`ainvoke_llm`: all the chunks."""
+
         async def collect() -> list[LLMResultChunk]:
-            gen = self.ainvoke_model(provider, model, prompt_messages, model_parameters)
-            return [chunk async for chunk in gen]
+            return [chunk async for chunk in self.ainvoke_llm(provider, model, prompt_messages, **kwargs)]
 
         return self._run(collect())
 
-    async def ainvoke_tool(self, provider: str, tool: str, parameters: dict[str, Any]) -> list[Any]:
-        return await self.acall("invoke_tool", {"provider": provider, "tool": tool, "parameters": parameters})
+    async def _model_call(self, provider: str, model: str, model_type: str, args: dict[str, Any]) -> Any:
+        payload = {"provider": provider, "model": model, "model_type": model_type, **args}
+        (result,) = await self.acall("invoke_model", payload)
+        return result
 
-    def invoke_tool(self, provider: str, tool: str, parameters: dict[str, Any]) -> list[Any]:
-        return self._run(self.ainvoke_tool(provider, tool, parameters))
+    async def ainvoke_text_embedding(
+        self, provider: str, model: str, texts: Sequence[str], *, input_type: str = "document"
+    ) -> TextEmbeddingResult:
+        args = {"texts": list(texts), "input_type": input_type}
+        return TextEmbeddingResult.model_validate(await self._model_call(provider, model, "text-embedding", args))
+
+    async def ainvoke_rerank(
+        self,
+        provider: str,
+        model: str,
+        query: str,
+        docs: Sequence[str],
+        *,
+        score_threshold: float | None = None,
+        top_n: int | None = None,
+    ) -> RerankResult:
+        args = {"query": query, "docs": list(docs), "score_threshold": score_threshold, "top_n": top_n}
+        return RerankResult.model_validate(await self._model_call(provider, model, "rerank", args))
+
+    async def ainvoke_tts(self, provider: str, model: str, text: str, *, voice: str = "") -> AsyncIterator[TTSChunk]:
+        payload = {"provider": provider, "model": model, "model_type": "tts", "content_text": text, "voice": voice}
+        async for item in self.astream("invoke_model", payload):
+            yield TTSChunk.model_validate(item)
+
+    async def ainvoke_speech2text(
+        self, provider: str, model: str, audio: bytes, *, filename: str = "audio.mp3", language: str | None = None
+    ) -> str:
+        args = {"audio": base64.b64encode(audio).decode(), "filename": filename, "language": language}
+        return str(await self._model_call(provider, model, "speech2text", args))
+
+    async def ainvoke_moderation(self, provider: str, model: str, text: str) -> bool:
+        """True when the text is flagged."""
+        return bool(await self._model_call(provider, model, "moderation", {"text": text}))
+
+    async def adescribe_model(self, provider: str, model: str, model_type: str = "llm") -> ModelInfo:
+        """What the kernel will run for this provider and model: the installed provider it maps to,
+        and the model's schema (features, context size, parameter rules)."""
+        (info,) = await self.acall("describe_model", {"provider": provider, "model": model, "model_type": model_type})
+        return ModelInfo.model_validate(info)
+
+    async def adefault_model(self, model_type: str) -> tuple[str, str] | None:
+        """The workspace's default (provider, model) of a type (WS-DEFAULT-MODELS), or None."""
+        (found,) = await self.acall("default_model", {"model_type": model_type})
+        return None if found is None else (str(found["provider"]), str(found["model"]))
+
+    # -- tools, apps, conversations (PLUG-REVERSE-TOOL, -APP) ----------------------------------
+
+    async def ainvoke_tool(
+        self,
+        provider: str,
+        tool: str,
+        parameters: Mapping[str, Any],
+        *,
+        provider_type: str = "builtin",
+        credential_id: str | None = None,
+    ) -> list[Any]:
+        """Run a tool; its output messages (``text``, ``json``, ``link``, ``image``, ``blob``, ...)."""
+        payload: dict[str, Any] = {
+            "provider": provider,
+            "tool": tool,
+            "parameters": dict(parameters),
+            "provider_type": provider_type,
+        }
+        if credential_id:
+            payload["credential_id"] = credential_id
+        return await self.acall("invoke_tool", payload)
+
+    def invoke_tool(self, provider: str, tool: str, parameters: Mapping[str, Any], **kwargs: Any) -> list[Any]:
+        return self._run(self.ainvoke_tool(provider, tool, parameters, **kwargs))
+
+    async def adescribe_tool(self, provider: str, tool: str, *, provider_type: str = "builtin") -> ToolSchema:
+        """A tool's schema: description and parameters (what an agent offers the model)."""
+        payload = {"provider": provider, "tool": tool, "provider_type": provider_type}
+        (schema,) = await self.acall("describe_tool", payload)
+        return ToolSchema.model_validate(schema)
 
     async def ainvoke_app(
         self, app_id: str, inputs: dict[str, Any], query: str | None = None, conversation_id: str | None = None
@@ -129,6 +239,44 @@ class KernelClient(abc.ABC):
         self, app_id: str, inputs: dict[str, Any], query: str | None = None, conversation_id: str | None = None
     ) -> list[Any]:
         return self._run(self.ainvoke_app(app_id, inputs, query, conversation_id))
+
+    async def aconversation_history(self, conversation_id: str, limit: int) -> list[HistoryTurn]:
+        """The last ``limit`` finished turns of a conversation of the running app, oldest first
+        (what a node's memory window reads)."""
+        payload = {"conversation_id": conversation_id, "limit": limit}
+        (turns,) = await self.acall("conversation_history", payload)
+        return [HistoryTurn.model_validate(turn) for turn in turns]
+
+
+class ModelInfo(BaseModel):
+    """What :meth:`KernelClient.adescribe_model` answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The installed provider extension the kernel maps the request to, and the model it runs.
+    provider: str
+    model: str
+    schema_: ModelSchema = Field(alias="schema")
+
+    @property
+    def features(self) -> list[str]:
+        return [str(feature) for feature in self.schema_.features]
+
+    @property
+    def mode(self) -> str:
+        """``chat`` or ``completion`` (model property ``mode``; chat when unset)."""
+        return str(self.schema_.model_properties.get("mode") or "chat")
+
+
+class HistoryTurn(BaseModel):
+    """One finished turn of a conversation: the user's message and the app's answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: str
+    answer: str
+    #: Files the user sent with the message (file values), for vision memory.
+    files: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class CancelFlag:

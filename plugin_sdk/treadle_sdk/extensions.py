@@ -35,11 +35,15 @@ from .errors import (
 from .model_runtime import (
     CountTokensArgs,
     InvokeLLMArgs,
+    InvokeModerationArgs,
     InvokeRerankArgs,
+    InvokeSpeech2TextArgs,
     InvokeTextEmbeddingArgs,
+    InvokeTTSArgs,
     LLMResultChunk,
     RerankResult,
     TextEmbeddingResult,
+    TTSChunk,
     ValidateModelCredentialsArgs,
 )
 from .nodes import NodeConfigError, NodeResult, NodeRunError, PreparedNode, WireRuntime
@@ -197,6 +201,21 @@ class ModelProvider(Extension):
     def invoke_rerank(self, args: InvokeRerankArgs, ctx: CallContext) -> RerankResult:
         raise _unimplemented_error(self, "invoke_rerank")
 
+    @operation(InvokeTTSArgs, TTSChunk, stream=True)
+    @_unimplemented
+    def invoke_tts(self, args: InvokeTTSArgs, ctx: CallContext) -> Iterable[TTSChunk]:
+        raise _unimplemented_error(self, "invoke_tts")
+
+    @operation(InvokeSpeech2TextArgs, str)
+    @_unimplemented
+    def invoke_speech2text(self, args: InvokeSpeech2TextArgs, ctx: CallContext) -> str:
+        raise _unimplemented_error(self, "invoke_speech2text")
+
+    @operation(InvokeModerationArgs, bool)
+    @_unimplemented
+    def invoke_moderation(self, args: InvokeModerationArgs, ctx: CallContext) -> bool:
+        raise _unimplemented_error(self, "invoke_moderation")
+
 
 # ---------------------------------------------------------------------------------------------
 # Tools
@@ -344,13 +363,14 @@ class RunNodeArgs(_Wire):
 
 
 class NodeEvent(_Wire):
-    """What a node run streams: text chunks and assignments as they happen, then one ``result``."""
+    """What a node run streams: text chunks, assignments and log entries as they happen, then one
+    ``result``."""
 
-    type: Literal["chunk", "assign", "result"]
+    type: Literal["chunk", "assign", "log", "result"]
     #: ``chunk``: the output variable the text belongs to, and the text.
     variable: str | None = None
     chunk: str | None = None
-    #: ``assign``: the variable written and its new value.
+    #: ``assign``: the variable written and its new value; ``log``: the entry (in ``value``).
     selector: list[str] | None = None
     value: Any = None
     #: ``result``: the node's outputs and the branch handle it chose.
@@ -394,6 +414,8 @@ class NodeType(Extension):
                 yield NodeEvent(type="chunk", variable=variable, chunk=chunk)
             for selector, value in quick.assignments:
                 yield NodeEvent(type="assign", selector=list(selector), value=value)
+            for entry in quick.logs:
+                yield NodeEvent(type="log", value=entry)
             yield self._result_event(result)
             return
         loop = asyncio.get_running_loop()
@@ -402,11 +424,12 @@ class NodeType(Extension):
         def push(happened: tuple[str, Any, Any]) -> None:
             # Called from the node's code, on the loop or in a worker thread: chunks leave as they come.
             kind, first, second = happened
-            event = (
-                NodeEvent(type="chunk", variable=first, chunk=second)
-                if kind == "chunk"
-                else NodeEvent(type="assign", selector=list(first), value=second)
-            )
+            if kind == "chunk":
+                event = NodeEvent(type="chunk", variable=first, chunk=second)
+            elif kind == "assign":
+                event = NodeEvent(type="assign", selector=list(first), value=second)
+            else:
+                event = NodeEvent(type="log", value=second)
             loop.call_soon_threadsafe(events.put_nowait, event)
 
         rt = WireRuntime(args.node_id, variables, on_event=push, kernel=ctx.kernel)

@@ -16,7 +16,10 @@ __all__ = [
     "EmbeddingUsage",
     "ImageContent",
     "InvokeLLMArgs",
+    "InvokeModerationArgs",
     "InvokeRerankArgs",
+    "InvokeSpeech2TextArgs",
+    "InvokeTTSArgs",
     "InvokeTextEmbeddingArgs",
     "LLMDelta",
     "LLMResultChunk",
@@ -26,6 +29,7 @@ __all__ = [
     "PromptMessageTool",
     "RerankDocument",
     "RerankResult",
+    "TTSChunk",
     "TextContent",
     "TextEmbeddingResult",
     "ToolCall",
@@ -125,6 +129,8 @@ class LLMUsage(_Wire):
 class LLMDelta(_Wire):
     index: int
     message: AssistantMessage
+    #: Reasoning text a model sent apart from its answer (``reasoning_content``), if any.
+    reasoning: str = ""
     #: Only on the last chunk.
     usage: LLMUsage | None = None
     finish_reason: str | None = None
@@ -207,3 +213,42 @@ class RerankDocument(_Wire):
 class RerankResult(_Wire):
     model: str
     docs: list[RerankDocument]
+
+
+class InvokeTTSArgs(_Wire):
+    """Text to speech: the audio streams back as base64 chunks (PLUG-MODEL-TYPES ``tts``)."""
+
+    model: str
+    credentials: dict[str, Any] = Field(default_factory=dict)
+    content_text: str
+    voice: str = ""
+    #: The audio format asked for (``mp3``, ``wav``, ``opus`` ...); the provider's default when empty.
+    format: str = ""
+    user: str | None = None
+
+
+class TTSChunk(_Wire):
+    #: A piece of the audio, base64-encoded.
+    audio: str
+    mime_type: str = "audio/mpeg"
+
+
+class InvokeSpeech2TextArgs(_Wire):
+    """Speech to text: the audio file, base64-encoded, with its name (the format is read from it)."""
+
+    model: str
+    credentials: dict[str, Any] = Field(default_factory=dict)
+    audio: str
+    filename: str = "audio.mp3"
+    mime_type: str = ""
+    language: str | None = None
+    user: str | None = None
+
+
+class InvokeModerationArgs(_Wire):
+    """Moderation: whether ``text`` breaks the model's content policy (True: flagged)."""
+
+    model: str
+    credentials: dict[str, Any] = Field(default_factory=dict)
+    text: str
+    user: str | None = None

@@ -119,6 +119,12 @@ class NodeRuntime(abc.ABC):
     def emit(self, variable: str, chunk: str) -> None:
         """Stream a piece of text of this node's output ``variable`` (LLM tokens, answers)."""
 
+    def log(self, entry: Mapping[str, Any]) -> None:
+        """Record one step of the node's own work for the run's trace (Dify's ``agent_log`` events):
+        ``id``, ``label``, ``parent_id``, ``status`` (start / success / error), ``data``, ``metadata``
+        and ``error``. An entry sent again with the same ``id`` updates it. Ignored where the run
+        keeps no trace."""
+
     @abc.abstractmethod
     def assign(self, selector: Sequence[str], value: Any) -> None:
         """Write a writable variable: a conversation variable, or a loop variable inside a loop
@@ -146,10 +152,10 @@ class PreparedNode(abc.ABC):
 
 
 class WireRuntime(NodeRuntime):
-    """The runtime of a node run in a plugin host: variables arrive with the call; chunks and
-    assignments go back as they happen through ``on_event`` — ``("chunk", variable, text)`` and
-    ``("assign", selector, value)`` — and are kept in ``chunks`` and ``assignments`` when there is
-    none."""
+    """The runtime of a node run in a plugin host: variables arrive with the call; chunks,
+    assignments and log entries go back as they happen through ``on_event`` —
+    ``("chunk", variable, text)``, ``("assign", selector, value)`` and ``("log", None, entry)`` — and
+    are kept in ``chunks``, ``assignments`` and ``logs`` when there is none."""
 
     def __init__(
         self,
@@ -164,6 +170,7 @@ class WireRuntime(NodeRuntime):
         self._on_event = on_event
         self.chunks: list[tuple[str, str]] = []
         self.assignments: list[tuple[Selector, Any]] = []
+        self.logs: list[dict[str, Any]] = []
 
     def get(self, selector: Sequence[str]) -> Any:
         key = tuple(selector)
@@ -186,6 +193,12 @@ class WireRuntime(NodeRuntime):
             self.assignments.append((tuple(selector), value))
         else:
             self._on_event(("assign", tuple(selector), value))
+
+    def log(self, entry: Mapping[str, Any]) -> None:
+        if self._on_event is None:
+            self.logs.append(dict(entry))
+        else:
+            self._on_event(("log", None, dict(entry)))
 
 
 def _step(value: Any, part: str, selector: Selector) -> Any:

@@ -688,7 +688,7 @@ async def test_async_code_awaits_the_a_methods_and_may_not_block() -> None:
             tools = await ctx.kernel.ainvoke_tool("kit", "upper", {"text": "x"})
             chunks = [
                 c.delta.message.content
-                async for c in ctx.kernel.ainvoke_model("acme", "m", [PromptMessage(role="user", content="hi")])
+                async for c in ctx.kernel.ainvoke_llm("acme", "m", [PromptMessage(role="user", content="hi")])
             ]
             yield NodeEvent(
                 type="result",

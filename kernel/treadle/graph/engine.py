@@ -178,6 +178,9 @@ class _Runtime(NodeRuntime):
     def assign(self, selector: Sequence[str], value: Any) -> None:
         self._scope.pool.assign(selector, value)
 
+    def log(self, entry: Mapping[str, Any]) -> None:
+        self._scope.run._log(self._scope, self.node_id, entry)
+
     async def run_children(self, variables: Mapping[str, Any]) -> ContainerRun:
         return await self._scope.run._run_container(self._scope, self.node_id, variables)
 
@@ -633,6 +636,11 @@ class WorkflowRun:
     def _chunk(self, scope: _Scope, node_id: str, variable: str, text: str) -> None:
         if scope.container is None and self._streams.active:
             self._streams.chunk(node_id, variable, text)
+
+    def _log(self, scope: _Scope, node_id: str, entry: Mapping[str, Any]) -> None:
+        if self._sink is not None:
+            node_type = self.compiled.graph.nodes[node_id].type
+            self._sink(ev.AgentLog(self.run_id, node_id=node_id, node_type=node_type, entry=dict(entry), scope=scope.tag))
 
     def _stream_text(self, node_id: str, text: str, selector: tuple[str, ...] | None) -> None:
         if self.compiled.graph.nodes[node_id].type == _ANSWER:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "AgentLog",
     "ContainerNext",
     "Event",
     "NodeException",
@@ -136,3 +137,14 @@ class ContainerNext(Event):
 
     node_id: str = ""
     index: int = 0
+
+
+@dataclass(slots=True)
+class AgentLog(Event):
+    """A step of a node's own work (an agent's rounds and tool calls): Dify's ``agent_log`` event."""
+
+    node_id: str = ""
+    node_type: str = ""
+    #: ``id``, ``label``, ``parent_id``, ``status``, ``data``, ``metadata``, ``error`` as the node sent them.
+    entry: dict[str, Any] = field(default_factory=dict)
+    scope: tuple[str, int] | None = None

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from treadle_sdk.context import KERNEL_METHODS
 from treadle_sdk.errors import (
     PluginInvalidArgument,
     PluginPermissionDenied,
@@ -26,7 +26,17 @@ from treadle_sdk.errors import (
 
 from .kv import KVStore
 
-__all__ = ["MAX_CALL_DEPTH", "MAX_KEY_LENGTH", "AppInvoker", "InvocationScope", "InvokeFn", "KernelServices"]
+__all__ = [
+    "MAX_CALL_DEPTH",
+    "MAX_KEY_LENGTH",
+    "AppInvoker",
+    "ConversationHistory",
+    "InvocationScope",
+    "InvokeFn",
+    "KernelServices",
+    "ModelService",
+    "ToolService",
+]
 
 #: How deeply plugin calls may nest (a tool invoking a model invoking a tool ...).
 MAX_CALL_DEPTH = 8
@@ -56,17 +66,47 @@ class AppInvoker(Protocol):
     def invoke_app(self, tenant_id: str, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
 
 
-def _json(item: Any) -> Any:
-    return item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+class ModelService(Protocol):
+    """Model calls with the workspace's mapping and credentials (treadle.models.ModelManager)."""
+
+    def invoke(self, tenant_id: str, payload: dict[str, Any], *, depth: int) -> AsyncIterator[Any]: ...
+
+    async def describe(self, tenant_id: str, provider: str, model: str, model_type: str) -> dict[str, Any]: ...
+
+    async def default_model(self, tenant_id: str, model_type: str) -> dict[str, str] | None: ...
+
+
+class ToolService(Protocol):
+    """Tool calls of every provider type (treadle.tools.ToolManager)."""
+
+    def invoke(self, tenant_id: str, payload: dict[str, Any], *, depth: int) -> AsyncIterator[Any]: ...
+
+    async def describe(self, tenant_id: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class ConversationHistory(Protocol):
+    """The finished turns of a conversation (the app runtime provides it; memory windows read it)."""
+
+    async def history(self, tenant_id: str, conversation_id: str, limit: int) -> list[dict[str, Any]]: ...
 
 
 class KernelServices:
     """Serves Kernel calls from plugins, checking each one's token and scope."""
 
-    def __init__(self, kv: KVStore, *, kv_max_value_bytes: int, apps: AppInvoker | None = None) -> None:
+    def __init__(
+        self,
+        kv: KVStore,
+        *,
+        kv_max_value_bytes: int,
+        apps: AppInvoker | None = None,
+        history: ConversationHistory | None = None,
+    ) -> None:
         self.kv = kv
         self.kv_max_value_bytes = kv_max_value_bytes
         self.apps = apps
+        self.history = history
+        self.models: ModelService | None = None
+        self.tools: ToolService | None = None
         self._invoke: InvokeFn | None = None
         self._scopes: dict[str, InvocationScope] = {}
         # Tokens are a random prefix plus a counter: unique, and cheap to make on every call. They
@@ -151,26 +191,50 @@ class KernelServices:
             raise PluginUnimplemented("the kernel has no plugin supervisor to invoke through")
         return self._invoke
 
+    def _model_service(self, scope: InvocationScope) -> ModelService:
+        if self.models is None:
+            raise PluginUnimplemented("this kernel has no model manager", plugin=scope.plugin)
+        return self.models
+
+    def _tool_service(self, scope: InvocationScope) -> ToolService:
+        if self.tools is None:
+            raise PluginUnimplemented("this kernel has no tool manager", plugin=scope.plugin)
+        return self.tools
+
     async def _invoke_model(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
-        invoke = self._nested(scope)
-        provider = payload.pop("provider", None)
-        if not isinstance(provider, str):
-            raise PluginInvalidArgument("invoke_model needs a 'provider' name", plugin=scope.plugin)
-        async for chunk in invoke(
-            "model_provider", provider, "invoke_llm", payload, tenant_id=scope.tenant_id, depth=scope.depth + 1
-        ):
-            yield _json(chunk)
+        self._nested(scope)
+        async for item in self._model_service(scope).invoke(scope.tenant_id, payload, depth=scope.depth + 1):
+            yield item
+
+    async def _describe_model(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
+        provider, model = payload.get("provider"), payload.get("model")
+        if not isinstance(provider, str) or not isinstance(model, str):
+            raise PluginInvalidArgument("describe_model needs a 'provider' and a 'model' name", plugin=scope.plugin)
+        model_type = str(payload.get("model_type") or "llm")
+        yield await self._model_service(scope).describe(scope.tenant_id, provider, model, model_type)
+
+    async def _default_model(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
+        yield await self._model_service(scope).default_model(scope.tenant_id, str(payload.get("model_type") or "llm"))
 
     async def _invoke_tool(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
-        invoke = self._nested(scope)
-        provider = payload.get("provider")
-        if not isinstance(provider, str):
-            raise PluginInvalidArgument("invoke_tool needs a 'provider' name", plugin=scope.plugin)
-        args = {"tool": payload.get("tool"), "parameters": payload.get("parameters") or {}}
-        async for message in invoke(
-            "tool_provider", provider, "invoke_tool", args, tenant_id=scope.tenant_id, depth=scope.depth + 1
-        ):
-            yield _json(message)
+        self._nested(scope)
+        async for message in self._tool_service(scope).invoke(scope.tenant_id, payload, depth=scope.depth + 1):
+            yield message
+
+    async def _describe_tool(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
+        yield await self._tool_service(scope).describe(scope.tenant_id, payload)
+
+    async def _conversation_history(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
+        conversation_id, limit = payload.get("conversation_id"), payload.get("limit", 10)
+        if not isinstance(conversation_id, str) or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise PluginInvalidArgument(
+                "conversation_history needs a 'conversation_id' string and a 'limit' of at least 0",
+                plugin=scope.plugin,
+            )
+        if self.history is None or not conversation_id or limit == 0:
+            yield []
+            return
+        yield await self.history.history(scope.tenant_id, conversation_id, limit)
 
     async def _invoke_app(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
         self._nested(scope)
@@ -180,4 +244,4 @@ class KernelServices:
             yield event
 
 
-_METHODS = frozenset({"kv_get", "kv_set", "kv_delete", "invoke_model", "invoke_tool", "invoke_app"})
+_METHODS = frozenset(KERNEL_METHODS)

@@ -40,6 +40,8 @@ class RemoteNode(PreparedNode):
                     rt.emit(event.variable, event.chunk or "")
                 elif event.type == "assign" and event.selector is not None:
                     rt.assign(event.selector, event.value)
+                elif event.type == "log" and isinstance(event.value, dict):
+                    rt.log(event.value)
                 elif event.type == "result":
                     result = NodeResult(
                         outputs=event.outputs or {},

@@ -15,11 +15,14 @@ from treadle_sdk.dispatch import call_name
 from treadle_sdk.errors import PluginInvalidArgument, PluginNotFound
 from treadle_sdk.extensions import ExtensionKind, operation_specs
 from treadle_sdk.registry import ExtensionEntry
+from treadle_sdk.schemas import ModelProviderSchema, ToolProviderSchema
 
 from ..config import Settings
 from .hosts import PluginHostHandle, PluginRecord
 from .inline import InlineHost, InlineKernelClient
-from .kernel_services import AppInvoker, InvocationScope, KernelServices
+from ..models import ModelManager, ModelMapping
+from ..tools import PluginTools, ToolManager
+from .kernel_services import AppInvoker, ConversationHistory, InvocationScope, KernelServices
 from .kv import KVStore, MemoryKVStore
 from .placement import GroupPlan, plan_groups
 from .remote import RemoteHost, socket_dir_for
@@ -46,13 +49,25 @@ class PluginSupervisor:
         *,
         kv: KVStore | None = None,
         apps: AppInvoker | None = None,
+        history: ConversationHistory | None = None,
         groups: list[GroupPlan] | None = None,
+        model_mapping: ModelMapping | None = None,
     ) -> None:
         self.settings = settings
         self.services = KernelServices(
-            kv or MemoryKVStore(), kv_max_value_bytes=settings.plugins.kv_max_value_bytes, apps=apps
+            kv or MemoryKVStore(), kv_max_value_bytes=settings.plugins.kv_max_value_bytes, apps=apps, history=history
         )
         self.services.bind(self._nested_invoke)
+        self._model_schemas: dict[str, ModelProviderSchema] = {}
+        self._tool_schemas: dict[str, ToolProviderSchema] = {}
+        self.models = ModelManager(
+            self._nested_invoke,
+            lambda: self._model_schemas,
+            mapping=model_mapping if model_mapping is not None else ModelMapping(settings.models.map),
+        )
+        self.tools = ToolManager(PluginTools(self._nested_invoke, lambda: self._tool_schemas))
+        self.services.models = self.models
+        self.services.tools = self.tools
         self._groups = groups
         self.hosts: dict[str, PluginHostHandle] = {}
         self._catalog: dict[tuple[ExtensionKind, str], tuple[PluginHostHandle, ExtensionEntry]] = {}
@@ -116,6 +131,16 @@ class PluginSupervisor:
                 claims[(entry.kind, entry.name)] = (host, entry)
         self._catalog = {key: value for key, value in claims.items() if value[1].plugin not in conflicts}
         self.conflicts = conflicts
+        self._model_schemas = {
+            name: ModelProviderSchema.model_validate(entry.schema)
+            for (kind, name), (_, entry) in self._catalog.items()
+            if kind is ExtensionKind.MODEL_PROVIDER
+        }
+        self._tool_schemas = {
+            name: ToolProviderSchema.model_validate(entry.schema)
+            for (kind, name), (_, entry) in self._catalog.items()
+            if kind is ExtensionKind.TOOL_PROVIDER
+        }
 
     # -- lookup -----------------------------------------------------------------------------------
 
