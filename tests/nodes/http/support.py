@@ -9,7 +9,7 @@ from typing import Any
 
 import httpcore
 from treadle_http_node import HttpLimits, HttpRequestNodeType, SSRFGuard
-from treadle_http_node.ssrf import Resolver
+from treadle_sdk.ssrf import Resolver
 from treadle_sdk.nodes import NodeResult, WireRuntime
 
 __all__ = ["LOOPBACK", "RecordingNetwork", "config", "echo_of", "guard", "node_type", "run"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from treadle_http_node.ssrf import (
+from treadle_sdk.ssrf import (
     GuardedNetworkBackend,
     Resolver,
     SSRFGuard,

@@ -23,7 +23,7 @@ from .errors import (
 )
 from .files import FileReader, FileRef, file_value
 from .node import HttpRequestNodeType, PreparedHttpRequest
-from .ssrf import SSRFGuard, SSRFPolicy, SSRFRefused
+from treadle_sdk.ssrf import SSRFGuard, SSRFPolicy, SSRFRefused
 
 __all__ = [
     "FileReadError",

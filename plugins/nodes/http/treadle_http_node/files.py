@@ -29,7 +29,7 @@ import httpx
 
 from .bodies import BodyTooLarge, read_capped, readable_size
 from .errors import FileReadError
-from .ssrf import SSRFGuard, SSRFRefused
+from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",

@@ -23,7 +23,7 @@ from .errors import HttpRequestNodeError, HTTPResponseCodeError, RequestRefusedE
 from .files import FileReader
 from .request import build_request
 from .response import SNIFF_BYTES, decode_text, is_file_response, response_file
-from .ssrf import SSRFGuard, SSRFRefused
+from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 
 __all__ = ["HttpRequestNodeType", "PreparedHttpRequest"]
 

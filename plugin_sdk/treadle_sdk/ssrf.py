@@ -19,7 +19,7 @@ made with :meth:`SSRFGuard.client` is guarded, whoever builds it. Operators allo
 workflows may reach on purpose (an internal API, a local test server) with CIDRs and host names, in
 ``TREADLE_SSRF_ALLOW`` (comma-separated) or the guard's ``allow`` argument.
 
-This module needs only httpx and httpcore: tools and other nodes use it without the HTTP node.
+It needs httpx and httpcore (the SDK's `http` extra); nodes and tools of any plugin use it.
 """
 
 from __future__ import annotations
