@@ -162,10 +162,9 @@ async def _run_app(settings: Settings, path: Path, inputs: dict[str, Any], query
     from .graph import GraphBuildError
     from .graph.dsl import DSLError, load_dsl
     from .graph.engine import RunLimits
+    from .models import ModelMapping
     from .plugins import PluginSupervisor
     from .plugins.node_factory import PluginNodeFactory
-
-    from .models import ModelMapping
 
     try:
         app = load_dsl(path)

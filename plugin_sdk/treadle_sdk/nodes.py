@@ -124,6 +124,7 @@ class NodeRuntime(abc.ABC):
         ``id``, ``label``, ``parent_id``, ``status`` (start / success / error), ``data``, ``metadata``
         and ``error``. An entry sent again with the same ``id`` updates it. Ignored where the run
         keeps no trace."""
+        return None
 
     @abc.abstractmethod
     def assign(self, selector: Sequence[str], value: Any) -> None:

@@ -640,7 +640,9 @@ class WorkflowRun:
     def _log(self, scope: _Scope, node_id: str, entry: Mapping[str, Any]) -> None:
         if self._sink is not None:
             node_type = self.compiled.graph.nodes[node_id].type
-            self._sink(ev.AgentLog(self.run_id, node_id=node_id, node_type=node_type, entry=dict(entry), scope=scope.tag))
+            self._sink(
+                ev.AgentLog(self.run_id, node_id=node_id, node_type=node_type, entry=dict(entry), scope=scope.tag)
+            )
 
     def _stream_text(self, node_id: str, text: str, selector: tuple[str, ...] | None) -> None:
         if self.compiled.graph.nodes[node_id].type == _ANSWER:

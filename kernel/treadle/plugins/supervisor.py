@@ -18,10 +18,10 @@ from treadle_sdk.registry import ExtensionEntry
 from treadle_sdk.schemas import ModelProviderSchema, ToolProviderSchema
 
 from ..config import Settings
-from .hosts import PluginHostHandle, PluginRecord
-from .inline import InlineHost, InlineKernelClient
 from ..models import ModelManager, ModelMapping
 from ..tools import PluginTools, ToolManager
+from .hosts import PluginHostHandle, PluginRecord
+from .inline import InlineHost, InlineKernelClient
 from .kernel_services import AppInvoker, ConversationHistory, InvocationScope, KernelServices
 from .kv import KVStore, MemoryKVStore
 from .placement import GroupPlan, plan_groups

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpcore
 from treadle_http_node import HttpLimits, HttpRequestNodeType, SSRFGuard
-from treadle_sdk.ssrf import Resolver
 from treadle_sdk.nodes import NodeResult, WireRuntime
+from treadle_sdk.ssrf import Resolver
 
 __all__ = ["LOOPBACK", "RecordingNetwork", "config", "echo_of", "guard", "node_type", "run"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from treadle_http_node.files import DEFAULT_MAX_FILE_BYTES, FileReader, FileRef
-from treadle_sdk.ssrf import SSRFGuard
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
+from treadle_sdk.ssrf import SSRFGuard
 
 from .errors import DocumentExtractorError, TextExtractionError
 from .extract import extract_text

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.hookspecs import hookimpl
+from treadle_sdk.ssrf import SSRFGuard, SSRFPolicy, SSRFRefused
 
 from .config import HttpLimits
 from .errors import (
@@ -23,7 +24,6 @@ from .errors import (
 )
 from .files import FileReader, FileRef, file_value
 from .node import HttpRequestNodeType, PreparedHttpRequest
-from treadle_sdk.ssrf import SSRFGuard, SSRFPolicy, SSRFRefused
 
 __all__ = [
     "FileReadError",

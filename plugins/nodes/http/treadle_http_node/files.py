@@ -26,10 +26,10 @@ from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import httpx
+from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 
 from .bodies import BodyTooLarge, read_capped, readable_size
 from .errors import FileReadError
-from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",

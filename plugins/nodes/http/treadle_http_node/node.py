@@ -15,6 +15,7 @@ import httpx
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
+from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 from treadle_sdk.templates import Selector
 
 from .bodies import BodyTooLarge, read_capped, readable_size
@@ -23,7 +24,6 @@ from .errors import HttpRequestNodeError, HTTPResponseCodeError, RequestRefusedE
 from .files import FileReader
 from .request import build_request
 from .response import SNIFF_BYTES, decode_text, is_file_response, response_file
-from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 
 __all__ = ["HttpRequestNodeType", "PreparedHttpRequest"]
 
