@@ -124,7 +124,7 @@ class KernelClient(abc.ABC):
             "provider": provider,
             "model": model,
             "model_type": "llm",
-            "prompt_messages": [m.model_dump(mode="json", exclude_defaults=True) for m in prompt_messages],
+            "prompt_messages": [m.model_dump(mode="json", exclude_none=True) for m in prompt_messages],
             "model_parameters": dict(model_parameters or {}),
             "tools": [t.model_dump(mode="json") for t in tools],
             "stop": list(stop),
@@ -132,7 +132,8 @@ class KernelClient(abc.ABC):
             "user": user,
         }
         async for item in self.astream("invoke_model", payload):
-            yield LLMResultChunk.model_validate(item)
+            # Inline, the kernel hands over the provider's own objects; over the wire, JSON.
+            yield item if isinstance(item, LLMResultChunk) else LLMResultChunk.model_validate(item)
 
     def invoke_llm(
         self,
@@ -157,7 +158,8 @@ class KernelClient(abc.ABC):
         self, provider: str, model: str, texts: Sequence[str], *, input_type: str = "document"
     ) -> TextEmbeddingResult:
         args = {"texts": list(texts), "input_type": input_type}
-        return TextEmbeddingResult.model_validate(await self._model_call(provider, model, "text-embedding", args))
+        result = await self._model_call(provider, model, "text-embedding", args)
+        return result if isinstance(result, TextEmbeddingResult) else TextEmbeddingResult.model_validate(result)
 
     async def ainvoke_rerank(
         self,
@@ -170,12 +172,13 @@ class KernelClient(abc.ABC):
         top_n: int | None = None,
     ) -> RerankResult:
         args = {"query": query, "docs": list(docs), "score_threshold": score_threshold, "top_n": top_n}
-        return RerankResult.model_validate(await self._model_call(provider, model, "rerank", args))
+        result = await self._model_call(provider, model, "rerank", args)
+        return result if isinstance(result, RerankResult) else RerankResult.model_validate(result)
 
     async def ainvoke_tts(self, provider: str, model: str, text: str, *, voice: str = "") -> AsyncIterator[TTSChunk]:
         payload = {"provider": provider, "model": model, "model_type": "tts", "content_text": text, "voice": voice}
         async for item in self.astream("invoke_model", payload):
-            yield TTSChunk.model_validate(item)
+            yield item if isinstance(item, TTSChunk) else TTSChunk.model_validate(item)
 
     async def ainvoke_speech2text(
         self, provider: str, model: str, audio: bytes, *, filename: str = "audio.mp3", language: str | None = None

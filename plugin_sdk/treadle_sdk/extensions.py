@@ -15,16 +15,30 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import concurrent.futures
 import enum
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+import json
+import math
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, cast
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .context import CallContext
 from .errors import (
+    PluginError,
     PluginFailed,
     PluginInvalidArgument,
     PluginMalformedResponse,
@@ -50,6 +64,7 @@ from .nodes import NodeConfigError, NodeResult, NodeRunError, PreparedNode, Wire
 from .schemas import (
     ModelProviderSchema,
     NodeTypeSchema,
+    ProviderConfig,
     StorageSchema,
     ToolParameter,
     ToolParameterType,
@@ -58,7 +73,17 @@ from .schemas import (
     TriggerSchema,
     VectorStoreSchema,
 )
-from .tool_runtime import InvokeToolArgs, TextMessage, ToolMessage, ValidateToolCredentialsArgs
+from .tool_runtime import (
+    InvokeToolArgs,
+    OAuthAuthorizationUrlArgs,
+    OAuthCallbackRequest,
+    OAuthCredentials,
+    OAuthCredentialsArgs,
+    OAuthRefreshArgs,
+    TextMessage,
+    ToolMessage,
+    ValidateToolCredentialsArgs,
+)
 
 __all__ = [
     "CollectionArgs",
@@ -88,9 +113,11 @@ __all__ = [
     "VectorStore",
     "operation",
     "operation_specs",
+    "validate_tool_parameters",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class ExtensionKind(enum.StrEnum):
@@ -223,59 +250,150 @@ class ModelProvider(Extension):
 
 
 class Tool(abc.ABC):
-    """One tool of a provider. ``invoke`` returns a message (or a plain string), or yields several."""
+    """One tool of a provider.
+
+    ``invoke`` returns a message (or a plain string, which becomes a text message) or yields several.
+    It may be plain code, a generator, a coroutine or an async generator: async tools suit network
+    calls (the SDK's :class:`~treadle_sdk.ssrf.SSRFGuard` client is async) and run on the host's
+    event loop, while plain code runs in a worker thread as the provider's ``blocking`` says.
+    """
 
     schema: ToolSchema
 
     @abc.abstractmethod
     def invoke(
         self, parameters: dict[str, Any], ctx: CallContext, credentials: dict[str, Any]
-    ) -> ToolMessage | str | Iterable[ToolMessage | str]:
+    ) -> ToolMessage | str | Iterable[ToolMessage | str] | Awaitable[Any] | AsyncIterable[ToolMessage | str]:
         """Run the tool on parameters already checked against ``schema.parameters``."""
 
 
+def _is_async_tool(tool: Tool) -> bool:
+    method = type(tool).invoke
+    return inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method)
+
+
 _NUMBER = int | float
+_TRUE = frozenset({"true", "1", "yes", "y", "on"})
+_FALSE = frozenset({"false", "0", "no", "n", "off"})
+
+
+def _invalid(where: str, message: str, param: ToolParameter, **details: Any) -> PluginInvalidArgument:
+    return PluginInvalidArgument(f"{where} {message}", details={"parameter": param.name, **details})
+
+
+def _number(where: str, param: ToolParameter, given: Any) -> int | float:
+    if isinstance(given, bool) or not isinstance(given, _NUMBER | str):
+        raise _invalid(where, f"must be a number, not {type(given).__name__}", param)
+    value: int | float
+    if isinstance(given, str):
+        try:
+            value = int(given) if given.strip().lstrip("+-").isdigit() else float(given)
+        except ValueError:
+            raise _invalid(where, f"must be a number, not {given!r}", param) from None
+    else:
+        value = given
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _invalid(where, f"must be a finite number, not {value}", param)
+    if param.precision is not None:
+        value = round(value, param.precision) if param.precision else round(value)
+    if (param.min is not None and value < param.min) or (param.max is not None and value > param.max):
+        limits = (("at least", param.min), ("at most", param.max))
+        bounds = " and ".join(f"{word} {bound:g}" for word, bound in limits if bound is not None)
+        raise _invalid(where, f"must be {bounds}, not {value}", param, min=param.min, max=param.max)
+    return value
+
+
+def _boolean(where: str, param: ToolParameter, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    # Dify's editor stores boolean settings as 1 and 0.
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise _invalid(where, f"must be true or false, not {value!r}", param)
+
+
+def _json_text(where: str, param: ToolParameter, value: Any, wanted: type) -> Any:
+    """A JSON value given as its text (what a text field of the editor holds), decoded."""
+    kind = "an object" if wanted is dict else "a list"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _invalid(where, f"must be {kind} or its JSON text", param) from None
+    if not isinstance(value, wanted):
+        raise _invalid(where, f"must be {kind}, not {type(value).__name__}", param)
+    return value
+
+
+def _file(where: str, param: ToolParameter, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _invalid(where, f"must be a file (an object, as file variables hold), not {type(value).__name__}", param)
+    return dict(value)
 
 
 def _coerce_parameter(tool: ToolSchema, param: ToolParameter, value: Any) -> Any:
     where = f"parameter {param.name!r} of tool {tool.name!r}"
     kind = param.type
     if kind == ToolParameterType.NUMBER:
-        if isinstance(value, bool) or not isinstance(value, _NUMBER | str):
-            raise PluginInvalidArgument(f"{where} must be a number, not {type(value).__name__}")
-        if isinstance(value, str):
-            try:
-                value = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
-            except ValueError:
-                raise PluginInvalidArgument(f"{where} must be a number, not {value!r}") from None
-        if (param.min is not None and value < param.min) or (param.max is not None and value > param.max):
-            limits = (("at least", param.min), ("at most", param.max))
-            bounds = " and ".join(f"{word} {bound:g}" for word, bound in limits if bound is not None)
-            raise PluginInvalidArgument(
-                f"{where} must be {bounds}, not {value}",
-                details={"parameter": param.name, "min": param.min, "max": param.max},
-            )
-        return value
+        return _number(where, param, value)
     if kind == ToolParameterType.BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in {"true", "false", "1", "0"}:
-            return value.lower() in {"true", "1"}
-        raise PluginInvalidArgument(f"{where} must be true or false, not {value!r}")
+        return _boolean(where, param, value)
     if kind == ToolParameterType.SELECT:
         options = [o.value for o in param.options]
-        if options and str(value) not in options:
-            raise PluginInvalidArgument(f"{where} must be one of {options}, not {value!r}")
-        return str(value)
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        if options and text not in options:
+            # Dify writes boolean-like options both ways ("True" and "true").
+            folded = {o.lower(): o for o in options}
+            if text.lower() not in folded:
+                raise _invalid(where, f"must be one of {options}, not {value!r}", param, options=options)
+            text = folded[text.lower()]
+        return text
     if kind in (ToolParameterType.STRING, ToolParameterType.SECRET_INPUT):
         if isinstance(value, dict | list):
-            raise PluginInvalidArgument(f"{where} must be text, not {type(value).__name__}")
+            raise _invalid(where, f"must be text, not {type(value).__name__}", param)
         return value if isinstance(value, str) else str(value)
+    if kind == ToolParameterType.FILE:
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        return _file(where, param, value)
+    if kind == ToolParameterType.FILES:
+        items = value if isinstance(value, list) else [value]
+        return [_file(f"{where} (item {i})", param, item) for i, item in enumerate(items)]
+    if kind == ToolParameterType.MODEL_SELECTOR:
+        model = _json_text(where, param, value, dict)
+        missing = [key for key in ("provider", "model") if not isinstance(model.get(key), str) or not model[key]]
+        if missing:
+            raise _invalid(where, f"must name a model: {' and '.join(map(repr, missing))} missing", param)
+        if param.scope and model.get("model_type") not in (None, param.scope):
+            raise _invalid(where, f"must be a {param.scope!r} model, not {model['model_type']!r}", param)
+        return model
+    if kind == ToolParameterType.APP_SELECTOR:
+        # A bare app id is what an agent's model most often sends.
+        bare = isinstance(value, str) and not value.lstrip().startswith("{")
+        app = _json_text(where, param, {"app_id": value} if bare else value, dict)
+        if not isinstance(app.get("app_id"), str) or not app["app_id"]:
+            raise _invalid(where, "must name an app: 'app_id' missing", param)
+        return app
+    if kind == ToolParameterType.TOOLS_SELECTOR:
+        tools = _json_text(where, param, value, list)
+        if not all(isinstance(t, dict) for t in tools):
+            raise _invalid(where, "must be a list of tools (objects)", param)
+        return tools
+    if kind == ToolParameterType.OBJECT:
+        return _json_text(where, param, value, dict)
+    if kind == ToolParameterType.ARRAY:
+        return _json_text(where, param, value, list)
     return value
 
 
 def validate_tool_parameters(tool: ToolSchema, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Check and coerce parameters against a tool's schema; defaults fill what is missing."""
+    """Check and coerce parameters against a tool's schema; defaults fill what is missing.
+
+    Raises :class:`PluginInvalidArgument` naming the parameter (``details.parameter``) and what was
+    wrong: an unknown name, a required one missing, or a value that is not of its type.
+    """
     known = {p.name for p in tool.parameters}
     unknown = sorted(set(parameters) - known)
     if unknown:
@@ -286,21 +404,85 @@ def validate_tool_parameters(tool: ToolSchema, parameters: dict[str, Any]) -> di
     out: dict[str, Any] = {}
     for param in tool.parameters:
         value = parameters.get(param.name)
-        if value is None or value == "":
+        if value is None or value == "" or (value == [] and param.type == ToolParameterType.FILES):
             if param.default is not None:
-                out[param.name] = param.default
+                value = param.default
             elif param.required:
                 raise PluginInvalidArgument(
                     f"parameter {param.name!r} of tool {tool.name!r} is required",
                     details={"parameter": param.name},
                 )
-            continue
+            else:
+                continue
         out[param.name] = _coerce_parameter(tool, param, value)
     return out
 
 
+def _messages(result: Any) -> Iterable[Any]:
+    if isinstance(result, BaseModel | dict | str):
+        return [result]
+    return cast(Iterable[Any], result)
+
+
+#: How often a worker thread waiting for an async tool looks whether the caller gave up. The flag it
+#: reads is a plain bool (CancelFlag), which cannot wake a waiter.
+_CANCEL_CHECK = 0.25
+
+
+def _on_loop(ctx: CallContext, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` on the host's event loop from a worker thread; it is cancelled when the caller
+    gives up or the call's deadline passes (raising :class:`PluginCancelled` or :class:`PluginTimeout`)."""
+    future = asyncio.run_coroutine_threadsafe(work, ctx.kernel._loop)
+    while True:
+        left = ctx.time_left()
+        wait = _CANCEL_CHECK if left is None else max(0.0, min(left, _CANCEL_CHECK))
+        concurrent.futures.wait([future], timeout=wait)
+        if future.done():
+            return future.result()
+        try:
+            ctx.check()
+        except PluginError:
+            future.cancel()
+            raise
+
+
+async def _awaited(pending: Awaitable[T]) -> T:
+    return await pending
+
+
+def _pull(ctx: CallContext, messages: AsyncIterator[Any]) -> Iterator[Any]:
+    """The items of an async tool's stream, one at a time, for the provider's plain ``invoke_tool``."""
+
+    async def next_item() -> tuple[bool, Any]:
+        try:
+            return False, await anext(messages)
+        except StopAsyncIteration:
+            return True, None
+
+    finished = False
+    try:
+        while True:
+            finished, item = _on_loop(ctx, next_item())
+            if finished:
+                return
+            yield item
+    finally:
+        close = getattr(messages, "aclose", None)
+        if not finished and close is not None:
+            # Stopped early (the caller went away, or the deadline passed): the tool's own cleanup
+            # runs on the loop; nobody waits for it.
+            asyncio.run_coroutine_threadsafe(close(), ctx.kernel._loop)
+
+
 class ToolProvider(Extension):
-    """A tool provider: credentials plus a list of tools (PLUG-TYPE-TOOL)."""
+    """A tool provider: credentials plus a list of tools (PLUG-TYPE-TOOL), and optionally OAuth.
+
+    The provider serves ``invoke_tool`` itself, from its ``tools``. To offer OAuth (PLUG-TOOL-OAUTH),
+    declare ``schema.oauth_schema`` and override :meth:`oauth_get_authorization_url`,
+    :meth:`oauth_get_credentials` and :meth:`oauth_refresh_credentials` (plain or async); the provider
+    then serves the ``oauth_authorization_url``, ``oauth_credentials`` and ``oauth_refresh`` operations,
+    checking what goes in and what comes out.
+    """
 
     kind = ExtensionKind.TOOL_PROVIDER
     schema: ToolProviderSchema
@@ -315,6 +497,29 @@ class ToolProvider(Extension):
         names = [t.schema.name for t in tools]
         if len(set(names)) != len(names):
             raise RegistrationError(f"tool provider {self.name!r} lists a tool name twice: {names}")
+        asynchronous = [t.schema.name for t in tools if _is_async_tool(t)]
+        if asynchronous and not self.blocking:
+            raise RegistrationError(
+                f"tool provider {self.name!r} has async tools ({', '.join(asynchronous)}): it must keep "
+                "blocking = True, which runs its plain code off the event loop"
+            )
+        hooks = [hook for hook in _OAUTH_HOOKS if _overrides(self, hook)]
+        if self.schema.oauth_schema is not None and len(hooks) < len(_OAUTH_HOOKS):
+            missing = [hook for hook in _OAUTH_HOOKS if hook not in hooks]
+            raise RegistrationError(
+                f"tool provider {self.name!r} declares an oauth_schema but does not implement {', '.join(missing)}"
+            )
+        if self.schema.oauth_schema is None and hooks:
+            raise RegistrationError(
+                f"tool provider {self.name!r} implements {', '.join(hooks)} but declares no schema.oauth_schema"
+            )
+
+    def operations(self) -> dict[str, OperationSpec]:
+        specs = super().operations()
+        if self.schema.oauth_schema is None:
+            for name in _OAUTH_OPERATIONS:
+                specs.pop(name, None)
+        return specs
 
     def describe(self) -> ToolProviderSchema:
         """The provider schema with its tools' schemas filled in."""
@@ -339,10 +544,118 @@ class ToolProvider(Extension):
         tool = self.get_tool(args.tool)
         parameters = validate_tool_parameters(tool.schema, args.parameters)
         result: Any = tool.invoke(parameters, ctx, args.credentials)
-        if isinstance(result, BaseModel | dict | str):
-            result = [result]
-        for message in result:
+        # Async tools run on the event loop; this plain code runs in a worker thread (check() makes
+        # sure of it) and hands their messages on as they come.
+        if inspect.isawaitable(result):
+            result = _on_loop(ctx, _awaited(result))
+        if isinstance(result, AsyncIterator):
+            result = _pull(ctx, result)
+        for message in _messages(result):
             yield TextMessage(text=message) if isinstance(message, str) else message
+
+    # -- OAuth (PLUG-TOOL-OAUTH) ---------------------------------------------------------------
+
+    def oauth_get_authorization_url(
+        self, redirect_uri: str, system_credentials: dict[str, Any], ctx: CallContext
+    ) -> str | Awaitable[str]:
+        """The URL of the service's consent page for this client, sending the user back to
+        ``redirect_uri`` (pass it unchanged). Override to offer OAuth."""
+        raise _unimplemented_error(self, "oauth_get_authorization_url")
+
+    def oauth_get_credentials(
+        self,
+        redirect_uri: str,
+        system_credentials: dict[str, Any],
+        request: OAuthCallbackRequest,
+        ctx: CallContext,
+    ) -> OAuthCredentials | Awaitable[OAuthCredentials]:
+        """Exchange the authorization code of the callback ``request`` for credentials (never
+        including the client secret). Raise :class:`PluginInvalidArgument` when the request carries
+        an error or no code. Override to offer OAuth."""
+        raise _unimplemented_error(self, "oauth_get_credentials")
+
+    def oauth_refresh_credentials(
+        self,
+        redirect_uri: str,
+        system_credentials: dict[str, Any],
+        credentials: dict[str, Any],
+        ctx: CallContext,
+    ) -> OAuthCredentials | Awaitable[OAuthCredentials]:
+        """Fresh credentials from stored ones (their refresh token). The kernel calls it when the
+        stored ones are about to expire. Override to offer OAuth."""
+        raise _unimplemented_error(self, "oauth_refresh_credentials")
+
+    @operation(OAuthAuthorizationUrlArgs, str)
+    async def oauth_authorization_url(self, args: OAuthAuthorizationUrlArgs, ctx: CallContext) -> str:
+        system = self._system_credentials(args.system_credentials)
+        url = await self._oauth_hook(self.oauth_get_authorization_url, args.redirect_uri, system, ctx)
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise PluginMalformedResponse(
+                f"oauth_get_authorization_url must return an absolute http(s) URL, not {str(url)[:200]!r}"
+            )
+        return str(url)
+
+    @operation(OAuthCredentialsArgs, OAuthCredentials)
+    async def oauth_credentials(self, args: OAuthCredentialsArgs, ctx: CallContext) -> OAuthCredentials:
+        system = self._system_credentials(args.system_credentials)
+        result = await self._oauth_hook(self.oauth_get_credentials, args.redirect_uri, system, args.request, ctx)
+        return self._checked_credentials("oauth_get_credentials", result, system)
+
+    @operation(OAuthRefreshArgs, OAuthCredentials)
+    async def oauth_refresh(self, args: OAuthRefreshArgs, ctx: CallContext) -> OAuthCredentials:
+        system = self._system_credentials(args.system_credentials)
+        result = await self._oauth_hook(
+            self.oauth_refresh_credentials, args.redirect_uri, system, dict(args.credentials), ctx
+        )
+        return self._checked_credentials("oauth_refresh_credentials", result, system)
+
+    def _client_schema(self) -> list[ProviderConfig]:
+        oauth = self.schema.oauth_schema
+        return list(oauth.client_schema) if oauth is not None else []
+
+    def _system_credentials(self, given: dict[str, Any]) -> dict[str, Any]:
+        missing = [f.name for f in self._client_schema() if f.required and given.get(f.name) in (None, "")]
+        if missing:
+            raise PluginInvalidArgument(
+                f"the OAuth client settings of tool provider {self.name!r} lack {', '.join(map(repr, missing))} "
+                "(oauth_schema.client_schema)",
+                details={"missing": missing},
+            )
+        return dict(given)
+
+    async def _oauth_hook(self, hook: Callable[..., Any], *args: Any) -> Any:
+        if inspect.iscoroutinefunction(hook):
+            return await hook(*args)
+        result = await asyncio.to_thread(hook, *args) if self.blocking else hook(*args)
+        return await result if inspect.isawaitable(result) else result
+
+    def _checked_credentials(self, hook: str, result: Any, system: dict[str, Any]) -> OAuthCredentials:
+        try:
+            credentials = OAuthCredentials.model_validate(result)
+        except ValidationError as exc:
+            raise PluginMalformedResponse(
+                f"{hook} must return OAuthCredentials, not {type(result).__name__}: {exc.errors()[0]['msg']}"
+            ) from None
+        secrets = {f.name: system.get(f.name) for f in self._client_schema() if "secret" in f.name.lower()}
+        for name, secret in secrets.items():
+            leaked = name in credentials.credentials or (
+                isinstance(secret, str) and secret and secret in credentials.credentials.values()
+            )
+            if leaked:
+                raise PluginMalformedResponse(
+                    f"{hook} returned the client's {name!r} among the credentials; credentials must "
+                    "never include the client's secrets"
+                )
+        return credentials
+
+
+_OAUTH_HOOKS = ("oauth_get_authorization_url", "oauth_get_credentials", "oauth_refresh_credentials")
+_OAUTH_OPERATIONS = ("oauth_authorization_url", "oauth_credentials", "oauth_refresh")
+
+
+def _overrides(provider: ToolProvider, hook: str) -> bool:
+    return getattr(type(provider), hook) is not getattr(ToolProvider, hook)
 
 
 # ---------------------------------------------------------------------------------------------

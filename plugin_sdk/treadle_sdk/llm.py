@@ -3,7 +3,9 @@ one streamed model call collected into an answer with its usage.
 
 The DSL shapes are Dify's (``model: {provider, name, mode, completion_params}``, ``memory: {window,
 role_prefix, query_prompt_template}``), so the llm, parameter-extractor, question-classifier and
-agent nodes read them the same way.
+agent nodes read them the same way. :func:`describe_model` says what the kernel knows of the model
+(features, parameter rules), and :func:`prompts_for_saving` is the ``prompts`` entry of a node's
+process data, in Dify's shape.
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .context import KernelClient
-from .model_runtime import LLMUsage, PromptMessage, PromptMessageRole, PromptMessageTool, ToolCall
+from .context import KernelClient, ModelInfo
+from .model_runtime import (
+    ImageContent,
+    LLMUsage,
+    PromptMessage,
+    PromptMessageRole,
+    PromptMessageTool,
+    ToolCall,
+)
 from .nodes import NodeConfigError, NodeRunError, NodeRuntime
 
 __all__ = [
@@ -24,9 +33,11 @@ __all__ = [
     "ModelConfig",
     "add_usage",
     "call_llm",
+    "describe_model",
     "kernel_of",
     "memory_messages",
     "memory_text",
+    "prompts_for_saving",
 ]
 
 #: Turns a memory reads when its window is off (Dify's TokenBufferMemory message limit).
@@ -149,6 +160,48 @@ def memory_text(messages: Sequence[PromptMessage], memory: MemoryConfig) -> str:
     return "\n".join(lines)
 
 
+async def describe_model(rt: NodeRuntime, model: ModelConfig) -> ModelInfo:
+    """What the kernel will run for the node's model: its features (``vision``, ``tool-call`` ...),
+    properties and parameter rules. A model the kernel cannot serve fails the node with the
+    kernel's reason (``PluginNotFound`` when no installed provider serves it)."""
+    from .errors import PluginError
+
+    try:
+        return await kernel_of(rt).adescribe_model(model.provider, model.name, "llm")
+    except PluginError as exc:
+        error_type = str(exc.details.get("error_type") or type(exc).__name__)
+        raise NodeRunError(exc.message, error_type=error_type) from exc
+
+
+#: How much of an inline (``data:``) image a saved prompt keeps.
+_SAVED_DATA_CHARS = 50
+
+
+def prompts_for_saving(mode: str, messages: Sequence[PromptMessage]) -> list[dict[str, Any]]:
+    """The prompt as run records keep it (process data ``prompts``): one ``{role, text, files}`` per
+    message (and ``tool_calls`` on assistant messages that made some) for chat models; a single
+    ``{role: user, text, files}`` for completion models. Inline image data is cut short, so records
+    stay small."""
+    saved: list[dict[str, Any]] = []
+    for message in messages:
+        files = []
+        if isinstance(message.content, list):
+            for part in message.content:
+                if isinstance(part, ImageContent):
+                    data = part.data
+                    if data.startswith("data:") and len(data) > _SAVED_DATA_CHARS:
+                        data = data[:_SAVED_DATA_CHARS] + "...[TRUNCATED]..."
+                    files.append({"type": "image", "data": data, "detail": part.detail})
+        entry: dict[str, Any] = {"role": message.role.value, "text": message.text(), "files": files}
+        if message.tool_calls:
+            entry["tool_calls"] = [call.model_dump() for call in message.tool_calls]
+        saved.append(entry)
+    if mode == "completion":
+        text = "\n".join(entry["text"] for entry in saved)
+        return [{"role": "user", "text": text, "files": [f for entry in saved for f in entry["files"]]}]
+    return saved
+
+
 def _dec(value: str) -> Decimal:
     try:
         return Decimal(value)
@@ -195,10 +248,12 @@ async def call_llm(
     parameters: Mapping[str, Any] | None = None,
     on_text: Callable[[str], None] | None = None,
     stream: bool = True,
+    on_reasoning: Callable[[str], None] | None = None,
 ) -> LLMAnswer:
     """Call the node's model and collect the answer; ``on_text`` gets each piece of text as it
-    streams. Model errors become :class:`NodeRunError` with Dify's error type (``InvokeRateLimitError``
-    ...), so error strategies and run records see what went wrong."""
+    streams, ``on_reasoning`` each piece of reasoning the model sends apart from its text. Model
+    errors become :class:`NodeRunError` with Dify's error type (``InvokeRateLimitError`` ...), so
+    error strategies and run records see what went wrong."""
     from .errors import PluginError
 
     answer = LLMAnswer()
@@ -218,6 +273,8 @@ async def call_llm(
             delta = chunk.delta
             if delta.reasoning:
                 reasoning.append(delta.reasoning)
+                if on_reasoning is not None:
+                    on_reasoning(delta.reasoning)
             if delta.message.content:
                 text.append(delta.message.content)
                 if on_text is not None:

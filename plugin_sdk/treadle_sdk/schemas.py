@@ -11,7 +11,7 @@ import enum
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "NAME_PATTERN",
@@ -23,6 +23,7 @@ __all__ = [
     "ModelSchema",
     "ModelType",
     "NodeTypeSchema",
+    "OAuthSchema",
     "ParameterRule",
     "ProviderConfig",
     "StorageSchema",
@@ -94,6 +95,8 @@ class ModelFeature(enum.StrEnum):
     MULTI_TOOL_CALL = "multi-tool-call"
     STREAM_TOOL_CALL = "stream-tool-call"
     DOCUMENT = "document"
+    #: Follows a ``json_schema`` model parameter natively (the LLM node's structured output).
+    STRUCTURED_OUTPUT = "structured-output"
 
 
 class ParameterRule(_Schema):
@@ -168,17 +171,26 @@ class ModelProviderSchema(_Named):
 
 
 class ToolParameterType(enum.StrEnum):
-    """PLUG-TOOL-SCHEMA parameter ``type``."""
+    """PLUG-TOOL-SCHEMA parameter ``type``: what a value must be (and what the editor shows for it)."""
 
     STRING = "string"
     NUMBER = "number"
     BOOLEAN = "boolean"
     SELECT = "select"
     SECRET_INPUT = "secret-input"
+    #: A file: an object as the workflow's file variables hold them (``url`` / ``related_id`` ...).
     FILE = "file"
     FILES = "files"
+    #: ``{"provider", "model", "model_type"?, "mode"?, "completion_params"?}``; ``scope`` is the model type.
     MODEL_SELECTOR = "model-selector"
+    #: ``{"app_id", "inputs"?, "files"?}``; ``scope`` is ``all``, ``chat``, ``workflow`` or ``completion``.
     APP_SELECTOR = "app-selector"
+    #: A list of tools an agent strategy may call (Dify's ``array[tools]``).
+    TOOLS_SELECTOR = "array[tools]"
+    #: JSON values (MCP tools): an object, a list, or anything.
+    OBJECT = "object"
+    ARRAY = "array"
+    ANY = "any"
 
 
 class ToolParameterForm(enum.StrEnum):
@@ -188,15 +200,29 @@ class ToolParameterForm(enum.StrEnum):
     FORM = "form"
 
 
+def _option_value(value: Any) -> Any:
+    # Dify's YAML writes boolean options unquoted (``value: true``).
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 class ToolParameterOption(_Schema):
-    value: str
+    value: Annotated[str, BeforeValidator(_option_value)]
     label: I18nText
 
 
 class ToolParameter(_Schema):
-    """One parameter of a tool (PLUG-TOOL-SCHEMA ``parameters[]``)."""
+    """One parameter of a tool (PLUG-TOOL-SCHEMA ``parameters[]``).
 
-    name: str
+    ``options`` belong to ``select`` parameters, ``min``/``max``/``precision`` to ``number`` ones;
+    a ``default`` must itself be a valid value. Inconsistent declarations are refused when the schema
+    is built, so a plugin with one fails to load instead of failing on a call.
+    """
+
+    name: str = Field(min_length=1)
     type: ToolParameterType
     label: I18nText
     form: ToolParameterForm = ToolParameterForm.LLM
@@ -205,13 +231,50 @@ class ToolParameter(_Schema):
     options: list[ToolParameterOption] = Field(default_factory=list)
     min: float | None = None
     max: float | None = None
+    #: Decimal places a ``number`` keeps (it is rounded to them); 0 makes it a whole number.
+    precision: int | None = Field(default=None, ge=0)
+    #: ``model-selector``: the model type offered (``llm``, ``text-embedding`` ...); ``app-selector``:
+    #: which apps (``all``, ``chat``, ``workflow``, ``completion``).
+    scope: str | None = None
     human_description: I18nText | None = None
     llm_description: str | None = None
     placeholder: I18nText | None = None
 
+    @model_validator(mode="after")
+    def _consistent(self) -> ToolParameter:
+        where = f"parameter {self.name!r}"
+        if self.options and self.type != ToolParameterType.SELECT:
+            raise ValueError(f"{where}: only 'select' parameters have options (this one is {self.type.value!r})")
+        if self.type == ToolParameterType.SELECT and not self.options:
+            raise ValueError(f"{where}: a 'select' parameter needs options")
+        bounds = (self.min, self.max, self.precision)
+        if any(b is not None for b in bounds) and self.type != ToolParameterType.NUMBER:
+            raise ValueError(f"{where}: only 'number' parameters have min, max or precision")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"{where}: min ({self.min:g}) is greater than max ({self.max:g})")
+        if self.type == ToolParameterType.SELECT and self.default not in (None, ""):
+            values = [o.value for o in self.options]
+            if _option_value(self.default) not in values:
+                raise ValueError(f"{where}: the default {self.default!r} is not one of the options {values}")
+        if self.type == ToolParameterType.NUMBER and self.default is not None:
+            if isinstance(self.default, bool) or not isinstance(self.default, int | float):
+                raise ValueError(f"{where}: the default of a number must be a number, not {self.default!r}")
+            if (self.min is not None and self.default < self.min) or (
+                self.max is not None and self.default > self.max
+            ):
+                raise ValueError(f"{where}: the default {self.default} is outside min/max")
+        if self.type == ToolParameterType.BOOLEAN and self.default is not None and not isinstance(self.default, bool):
+            raise ValueError(f"{where}: the default of a boolean must be true or false, not {self.default!r}")
+        return self
+
 
 class ToolSchema(_Named):
-    """One tool: what it does and the parameters it takes."""
+    """One tool: what it does, the parameters it takes and the variables it outputs.
+
+    ``output_schema`` declares the variables the tool sets with variable messages, as a JSON Schema
+    whose root is ``{"type": "object", "properties": {...}}`` (PLUG-TOOL-OUTPUT); the workflow editor
+    offers them, and one declared but never sent is ``None``.
+    """
 
     label: I18nText
     description: I18nText
@@ -219,12 +282,33 @@ class ToolSchema(_Named):
     parameters: list[ToolParameter] = Field(default_factory=list)
     output_schema: dict[str, Any] | None = None
 
+    @field_validator("parameters")
+    @classmethod
+    def _distinct_parameters(cls, value: list[ToolParameter]) -> list[ToolParameter]:
+        names = [p.name for p in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"parameter name(s) {', '.join(map(repr, twice))} appear more than once")
+        return value
+
+    @field_validator("output_schema")
+    @classmethod
+    def _object_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return value
+        if value.get("type") != "object":
+            raise ValueError(f"the root of an output schema must have type 'object', not {value.get('type')!r}")
+        if not isinstance(value.get("properties", {}), dict):
+            raise ValueError("the 'properties' of an output schema must be an object")
+        return value
+
 
 class ProviderConfig(_Schema):
-    """A setting or credential of a tool provider (PLUG-PROVIDERCONFIG)."""
+    """A setting or credential of a tool provider, or a field of its OAuth schemas (PLUG-PROVIDERCONFIG)."""
 
     name: str
-    label: I18nText
+    #: Dify's OAuth schemas often leave it out; the editor then shows ``name``.
+    label: I18nText | None = None
     type: str = Field(
         pattern="^(secret-input|text-input|select|boolean|model-selector|app-selector|tool-selector)$"
     )
@@ -236,6 +320,19 @@ class ProviderConfig(_Schema):
     placeholder: I18nText | None = None
 
 
+class OAuthSchema(_Schema):
+    """How a tool provider authorizes with OAuth 2 (PLUG-TOOL-OAUTH).
+
+    ``client_schema`` is what an administrator enters once to make the workspace an OAuth client of the
+    service (``client_id``, ``client_secret``); ``credentials_schema`` is what one user's authorization
+    produces (``access_token``, ``refresh_token`` ...), which the kernel stores and hands to the tools
+    as their credentials. A provider may offer OAuth beside plain ``credentials`` (API keys).
+    """
+
+    client_schema: list[ProviderConfig] = Field(min_length=1)
+    credentials_schema: list[ProviderConfig] = Field(min_length=1)
+
+
 class ToolProviderSchema(_Named):
     """A tool provider: identity, credentials, and its tools (PLUG-TOOL-PROVIDER-YAML)."""
 
@@ -245,6 +342,8 @@ class ToolProviderSchema(_Named):
     icon: str | None = None
     tags: list[str] = Field(default_factory=list)
     credentials: list[ProviderConfig] = Field(default_factory=list)
+    #: Set when the provider implements the OAuth operations (see :class:`OAuthSchema`).
+    oauth_schema: OAuthSchema | None = None
     tools: list[ToolSchema] = Field(default_factory=list)
 
 
