@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = [
     "AnthropicServer", "Received", "Reply", "error_reply", "message_end", "message_json", "message_start",
-    "split", "sse", "sse_reply", "text_block", "text_stream", "tool_block",
+    "split", "sse", "sse_reply", "text_block", "text_stream", "thinking_block", "tool_block",
 ]
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -66,6 +66,18 @@ def text_block(index: int, *texts: str) -> list[bytes]:
                                           "content_block": {"type": "text", "text": ""}})]
     events += [sse("content_block_delta", {"type": "content_block_delta", "index": index,
                                            "delta": {"type": "text_delta", "text": t}}) for t in texts]
+    events.append(sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+    return events
+
+
+def thinking_block(index: int, *thoughts: str, signature: str = "EqQBCgIYAhIM1gbcDa9G") -> list[bytes]:
+    """An extended-thinking block: ``thinking_delta`` events, then the ``signature_delta`` that closes it."""
+    events = [sse("content_block_start", {"type": "content_block_start", "index": index,
+                                          "content_block": {"type": "thinking", "thinking": ""}})]
+    events += [sse("content_block_delta", {"type": "content_block_delta", "index": index,
+                                           "delta": {"type": "thinking_delta", "thinking": t}}) for t in thoughts]
+    events.append(sse("content_block_delta", {"type": "content_block_delta", "index": index,
+                                              "delta": {"type": "signature_delta", "signature": signature}}))
     events.append(sse("content_block_stop", {"type": "content_block_stop", "index": index}))
     return events
 

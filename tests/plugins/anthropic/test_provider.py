@@ -38,6 +38,7 @@ from .server import (
     sse_reply,
     text_block,
     text_stream,
+    thinking_block,
     tool_block,
 )
 
@@ -94,8 +95,8 @@ async def test_streamed_text_arrives_delta_by_delta_with_usage_on_the_last_chunk
     assert last.usage is not None
     assert (last.usage.prompt_tokens, last.usage.completion_tokens, last.usage.total_tokens) == (12, 7, 19)
     # claude-sonnet-4-5 costs $3 / $15 per million tokens.
-    assert last.usage.prompt_price == "0.000036" and last.usage.completion_price == "0.000105"
-    assert last.usage.total_price == "0.000141" and last.usage.latency > 0
+    assert last.usage.prompt_price == "0.0000360" and last.usage.completion_price == "0.0001050"
+    assert last.usage.total_price == "0.0001410" and last.usage.latency > 0
     assert [c.delta.index for c in chunks] == list(range(len(chunks)))
 
 
@@ -360,3 +361,105 @@ def test_schema_describes_the_models() -> None:
         assert {"vision", "tool-call", "multi-tool-call", "stream-tool-call", "agent-thought"} <= set(model.features)
         [max_tokens] = [r for r in model.parameter_rules if r.name == "max_tokens"]
         assert max_tokens.required and max_tokens.default == 4096
+        # PLUG-MODEL-PARAM-RULE: the templates are expanded into full rules.
+        [temperature] = [r for r in model.parameter_rules if r.name == "temperature"]
+        assert (temperature.label, temperature.type, temperature.max) == (
+            {"en_US": "Temperature", "zh_Hans": "温度"}, "float", 1)
+    thinking = {m.model: "thinking" in [r.name for r in m.parameter_rules] for m in schema.models}
+    assert thinking == {"claude-sonnet-4-5": True, "claude-opus-4-1": True, "claude-haiku-4-5": True,
+                        "claude-3-7-sonnet-latest": True, "claude-3-5-haiku-latest": False}
+
+
+# -- extended thinking and tool choice -----------------------------------------------------------
+
+
+async def test_thinking_streams_as_reasoning_before_the_answer(plugin, server) -> None:
+    """LLMDelta.reasoning: thinking_delta events arrive apart from the text; the signature is not shown."""
+    server.replies.append(sse_reply([
+        message_start(), *thinking_block(0, "Paris is in ", "France."), *text_block(1, "It is ", "sunny."),
+        *message_end(),
+    ], size=17))
+    chunks = await call(plugin, server.url, model_parameters={"thinking": True, "max_tokens": 2048})
+    assert [(c.delta.reasoning, c.delta.message.content) for c in chunks[:-1]] == [
+        ("Paris is in ", ""), ("France.", ""), ("", "It is "), ("", "sunny.")]
+    assert chunks[-1].delta.finish_reason == "stop" and chunks[-1].delta.reasoning == ""
+
+
+async def test_thinking_request_shape(plugin, server) -> None:
+    """The budget goes as thinking.budget_tokens; temperature and top_k, which the API refuses with
+    thinking, are left out, and top_p only stays from 0.95 up."""
+    server.replies += [text_stream("ok"), text_stream("ok")]
+    await call(plugin, server.url, model_parameters={
+        "thinking": True, "thinking_budget": 2000, "max_tokens": 8000, "temperature": 0.3, "top_k": 4, "top_p": 0.5})
+    body = server.received[0].body
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2000}
+    assert body["max_tokens"] == 8000
+    assert not {"temperature", "top_k", "top_p"} & set(body)
+    await call(plugin, server.url, model_parameters={"thinking": True, "top_p": 0.97})
+    body = server.received[1].body
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 1024} and body["top_p"] == 0.97
+
+
+async def test_thinking_off_sends_no_thinking(plugin, server) -> None:
+    server.replies.append(text_stream("ok"))
+    await call(plugin, server.url, model_parameters={"thinking": False, "temperature": 0.3})
+    body = server.received[0].body
+    assert "thinking" not in body and body["temperature"] == 0.3
+
+
+async def test_non_streamed_thinking(plugin, server) -> None:
+    server.replies.append(message_json([
+        {"type": "thinking", "thinking": "Let me see.", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "encrypted"},
+        {"type": "text", "text": "Sunny."},
+    ]))
+    [chunk] = await call(plugin, server.url, stream=False, model_parameters={"thinking": True})
+    assert (chunk.delta.reasoning, chunk.delta.message.content) == ("Let me see.", "Sunny.")
+
+
+@pytest.mark.parametrize(("parameters", "message"), [
+    ({"thinking": True, "thinking_budget": 4096}, r"thinking_budget must be at least 1024 and less than max_tokens"),
+    ({"thinking": True, "thinking_budget": 512}, r"model_parameters.thinking_budget must be at least 1024"),
+    ({"thinking": "yes"}, r"model_parameters.thinking must be true or false"),
+    ({"temperature": 1.5}, r"model_parameters.temperature must be at most 1"),
+    ({"max_tokens": 100_000}, r"model_parameters.max_tokens must be at most 64000"),
+])
+async def test_parameters_are_checked_against_the_models_rules(plugin, server, parameters, message) -> None:
+    with pytest.raises(PluginInvalidArgument, match=message):
+        await call(plugin, server.url, model_parameters=parameters)
+    assert server.received == []
+
+
+async def test_a_model_not_in_the_list_gets_its_parameters_unchecked(plugin, server) -> None:
+    server.replies.append(text_stream("ok"))
+    await call(plugin, server.url, model="claude-future-9", model_parameters={"temperature": 1.5})
+    assert server.received[0].body["temperature"] == 1.5
+
+
+WEATHER = {"name": "weather", "parameters": {"type": "object"}}
+
+
+@pytest.mark.parametrize(("choice", "sent"), [
+    ("auto", {"type": "auto"}), ("any", {"type": "any"}), ("none", {"type": "none"}),
+    ("weather", {"type": "tool", "name": "weather"}),
+])
+async def test_tool_choice(plugin, server, choice, sent) -> None:
+    server.replies.append(text_stream("ok"))
+    await call(plugin, server.url, tools=[WEATHER], model_parameters={"tool_choice": choice})
+    assert server.received[0].body["tool_choice"] == sent
+
+
+async def test_tool_choice_without_tools_is_not_sent(plugin, server) -> None:
+    server.replies.append(text_stream("ok"))
+    await call(plugin, server.url, model_parameters={"tool_choice": "any"})
+    assert "tool_choice" not in server.received[0].body
+
+
+@pytest.mark.parametrize(("parameters", "message"), [
+    ({"tool_choice": "clock"}, r"must be 'auto', 'any', 'none' or the name of an offered tool \('weather'\)"),
+    ({"tool_choice": "any", "thinking": True}, "forces a tool call, which extended thinking does not allow"),
+])
+async def test_tool_choice_mistakes_are_named(plugin, server, parameters, message) -> None:
+    with pytest.raises(PluginInvalidArgument, match=message) as caught:
+        await call(plugin, server.url, tools=[WEATHER], model_parameters=parameters)
+    assert caught.value.details["field"] == "model_parameters.tool_choice"

@@ -7,6 +7,8 @@ in ``requests`` so tests can assert what the provider sent.
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import json
 import socket
 import threading
@@ -65,8 +67,57 @@ def _tool_stream() -> str:
     return "".join(events) + "data: [DONE]\n\n"
 
 
-async def _odd_pieces(text: str, size: int) -> AsyncIterator[bytes]:
-    data = text.encode()
+def _reasoning_stream(key: str) -> str:
+    """DeepSeek-style thinking: ``reasoning_content`` deltas (``reasoning`` on some servers), then content."""
+    events = [sse(delta_event({"role": "assistant", "content": None, key: ""}))]
+    events += [sse(delta_event({"content": None, key: piece})) for piece in ["Think", "ing..."]]
+    events += [sse(delta_event({"content": piece, key: None})) for piece in ["Four", "."]]
+    events.append(sse(delta_event({}, "stop")))
+    events.append(sse(USAGE_EVENT))
+    return "".join(events) + "data: [DONE]\n\n"
+
+
+def _completion_stream() -> str:
+    """The legacy completions stream: ``choices[].text`` pieces."""
+    def event(text: str, finish: str | None = None) -> dict[str, Any]:
+        return {"id": "cmpl-1", "object": "text_completion", "model": "m",
+                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]}
+    events = [sse(event(piece)) for piece in ["Once", " upon", " a time"]]
+    events.append(sse(event("", "length")))
+    events.append(sse({"id": "cmpl-1", "object": "text_completion", "choices": [],
+                       "usage": {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}}))
+    return "".join(events) + "data: [DONE]\n\n"
+
+
+#: The Content-Type ``/audio/speech`` answers for each format.
+AUDIO_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac", "flac": "audio/flac",
+               "wav": "audio/wav", "pcm": "audio/pcm"}
+
+
+def speech_bytes(body: dict[str, Any]) -> bytes:
+    """What the server "speaks": bytes derived from the request, long enough to arrive in pieces."""
+    return f"AUDIO[{body['voice']}|{body['response_format']}]:{body['input']};".encode() * 40
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The fields and files of a multipart/form-data body."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, str] = {}
+    files: dict[str, dict[str, Any]] = {}
+    for part in message.iter_parts():
+        name = str(part.get_param("name", header="content-disposition"))
+        data = part.get_payload(decode=True)
+        assert isinstance(data, bytes)
+        if part.get_filename():
+            files[name] = {"filename": part.get_filename(), "content_type": part.get_content_type(), "data": data}
+        else:
+            fields[name] = data.decode()
+    return fields, files
+
+
+async def _odd_pieces(text: str | bytes, size: int) -> AsyncIterator[bytes]:
+    data = text.encode() if isinstance(text, str) else text
     for start in range(0, len(data), size):
         yield data[start : start + size]
         await asyncio.sleep(0.001)  # so pieces reach the client as separate reads
@@ -79,6 +130,10 @@ class OpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.app = Starlette(routes=[
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/completions", self.completions, methods=["POST"]),
+            Route("/v1/audio/speech", self.speech, methods=["POST"]),
+            Route("/v1/audio/transcriptions", self.transcriptions, methods=["POST"]),
+            Route("/v1/moderations", self.moderations, methods=["POST"]),
             Route("/v1/embeddings", self.embeddings, methods=["POST"]),
             Route("/v1/rerank", self.rerank, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
@@ -101,8 +156,17 @@ class OpenAIServer:
         self._sock.close()
 
     async def _record(self, request: Request) -> dict[str, Any]:
-        body: dict[str, Any] = json.loads(await request.body()) if request.method == "POST" else {}
-        self.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "")
+        body: dict[str, Any]
+        files: dict[str, dict[str, Any]] = {}
+        if content_type.startswith("multipart/form-data"):
+            fields, files = _multipart(content_type, raw)
+            body = dict(fields)
+        else:
+            body = json.loads(raw) if request.method == "POST" else {}
+        self.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body,
+                              "files": files})
         return body
 
     def _refused(self, request: Request) -> Response | None:
@@ -127,6 +191,9 @@ class OpenAIServer:
         if refused is not None:
             return refused
         if body.get("stream"):
+            if model in ("reasoning", "reasoning-alt"):
+                text = _reasoning_stream("reasoning_content" if model == "reasoning" else "reasoning")
+                return StreamingResponse(_odd_pieces(text, 17), media_type="text/event-stream")
             if model == "tools":
                 return StreamingResponse(_odd_pieces(_tool_stream(), 37), media_type="text/event-stream")
             if model == "no-usage":
@@ -137,6 +204,9 @@ class OpenAIServer:
             message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [
                 {"id": "call_x", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}]}
             finish = "tool_calls"
+        elif model == "reasoning":
+            message = {"role": "assistant", "content": "Four.", "reasoning_content": "2 + 2 is 4."}
+            finish = "stop"
         else:
             message = {"role": "assistant", "content": '{"answer": 42}'}
             finish = "stop"
@@ -170,3 +240,46 @@ class OpenAIServer:
     async def models(self, request: Request) -> Response:
         await self._record(request)
         return self._refused(request) or JSONResponse({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    async def completions(self, request: Request) -> Response:
+        body = await self._record(request)
+        refused = self._refused(request) or self._error(body["model"])
+        if refused is not None:
+            return refused
+        if body.get("stream"):
+            return StreamingResponse(_odd_pieces(_completion_stream(), 11), media_type="text/event-stream")
+        return JSONResponse({"id": "cmpl-2", "object": "text_completion", "model": body["model"],
+                             "choices": [{"index": 0, "text": " upon a time", "logprobs": None,
+                                          "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}})
+
+    async def speech(self, request: Request) -> Response:
+        body = await self._record(request)
+        refused = self._refused(request) or self._error(body["model"])
+        if refused is not None:
+            return refused
+        media_type = AUDIO_TYPES.get(body["response_format"], "application/octet-stream")
+        if body["model"] == "untyped-speech":
+            media_type = "application/octet-stream"
+        return StreamingResponse(_odd_pieces(speech_bytes(body), 256), media_type=media_type)
+
+    async def transcriptions(self, request: Request) -> Response:
+        fields = await self._record(request)
+        refused = self._refused(request) or self._error(fields.get("model", ""))
+        if refused is not None:
+            return refused
+        file = self.requests[-1]["files"]["file"]
+        heard = f"heard {len(file['data'])} bytes of {file['filename']} ({file['content_type']})"
+        if fields.get("language"):
+            heard += f" in {fields['language']}"
+        return JSONResponse({"text": heard})
+
+    async def moderations(self, request: Request) -> Response:
+        body = await self._record(request)
+        refused = self._refused(request) or self._error(body["model"])
+        if refused is not None:
+            return refused
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        results = [{"flagged": "kill" in text, "categories": {"violence": "kill" in text},
+                    "category_scores": {"violence": 0.9 if "kill" in text else 0.01}} for text in inputs]
+        return JSONResponse({"id": "modr-1", "model": body["model"], "results": results})

@@ -1,7 +1,7 @@
 """The Anthropic model provider: Claude models through the Messages API.
 
-Streaming answers, tool use and vision over one reused ``httpx.AsyncClient`` per event loop, so
-calls never block the plugin host. See README.md for credentials and models.
+Streaming answers, tool use, vision and extended thinking over one reused ``httpx.AsyncClient``
+per event loop, so calls never block the plugin host. See README.md for credentials and models.
 """
 
 from __future__ import annotations

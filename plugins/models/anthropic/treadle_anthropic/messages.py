@@ -13,7 +13,7 @@ from typing import Any
 from treadle_sdk.errors import PluginInvalidArgument
 from treadle_sdk.model_runtime import ImageContent, PromptMessage, PromptMessageRole, PromptMessageTool
 
-from .schema import DEFAULT_MAX_TOKENS
+from .schema import DEFAULT_MAX_TOKENS, DEFAULT_THINKING_BUDGET
 
 __all__ = ["build_body", "content_blocks", "convert_messages"]
 
@@ -111,6 +111,49 @@ def _tool(tool: PromptMessageTool) -> dict[str, Any]:
     return spec
 
 
+def _thinking(parameters: dict[str, Any], body: dict[str, Any]) -> None:
+    """Turn extended thinking on: the budget, and the sampling settings the API refuses with it
+    (temperature, top_k, and top_p below 0.95) left out."""
+    budget = parameters.get("thinking_budget") or DEFAULT_THINKING_BUDGET
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or budget != int(budget):
+        raise PluginInvalidArgument(
+            f"model_parameters.thinking_budget must be a whole number, not {budget!r}",
+            details={"field": "model_parameters.thinking_budget"},
+        )
+    budget = int(budget)
+    if budget < DEFAULT_THINKING_BUDGET or budget >= body["max_tokens"]:
+        raise PluginInvalidArgument(
+            f"model_parameters.thinking_budget must be at least {DEFAULT_THINKING_BUDGET} and less than "
+            f"max_tokens ({body['max_tokens']}), because thinking counts against max_tokens; it is {budget}",
+            details={"field": "model_parameters.thinking_budget"},
+        )
+    body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    body.pop("temperature", None)
+    body.pop("top_k", None)
+    if body.get("top_p", 1) < 0.95:
+        del body["top_p"]
+
+
+def _tool_choice(value: Any, tools: list[PromptMessageTool], thinking: bool) -> dict[str, Any]:
+    where = "model_parameters.tool_choice"
+    if value in ("auto", "any", "none"):
+        choice: dict[str, Any] = {"type": value}
+    elif isinstance(value, str) and value in {tool.name for tool in tools}:
+        choice = {"type": "tool", "name": value}
+    else:
+        names = ", ".join(repr(tool.name) for tool in tools)
+        raise PluginInvalidArgument(
+            f"{where} must be 'auto', 'any', 'none' or the name of an offered tool ({names}), not {value!r}",
+            details={"field": where},
+        )
+    if thinking and choice["type"] in ("any", "tool"):
+        raise PluginInvalidArgument(
+            f"{where} {value!r} forces a tool call, which extended thinking does not allow: use 'auto' or 'none'",
+            details={"field": where},
+        )
+    return choice
+
+
 def build_body(
     model: str,
     messages: list[PromptMessage],
@@ -132,8 +175,14 @@ def build_body(
         if value is not None:
             body[name] = value
     body.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    thinking = bool((parameters or {}).get("thinking"))
+    if thinking:
+        _thinking(parameters or {}, body)
     if tools:
         body["tools"] = [_tool(tool) for tool in tools]
+        choice = (parameters or {}).get("tool_choice")
+        if choice:
+            body["tool_choice"] = _tool_choice(choice, tools, thinking)
     if stop:
         body["stop_sequences"] = stop
     if stream:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from decimal import Decimal
 from typing import Any
 
 from treadle_sdk.context import CallContext
 from treadle_sdk.errors import PluginNotFound
 from treadle_sdk.extensions import ModelProvider
 from treadle_sdk.model_errors import CredentialsValidateFailedError, InvokeBadRequestError, InvokeError
+from treadle_sdk.model_pricing import llm_usage
 from treadle_sdk.model_runtime import (
     CountTokensArgs,
     InvokeLLMArgs,
@@ -20,7 +20,8 @@ from treadle_sdk.model_runtime import (
     PromptMessage,
     ValidateModelCredentialsArgs,
 )
-from treadle_sdk.schemas import ModelPricing
+from treadle_sdk.parameter_rules import check_parameters
+from treadle_sdk.schemas import ModelSchema
 
 from .client import AnthropicClient, Endpoint
 from .messages import build_body
@@ -28,10 +29,6 @@ from .schema import PROVIDER_SCHEMA, VALIDATION_MODEL
 from .stream import MessageAssembler, read_events, truncated
 
 __all__ = ["AnthropicModelProvider"]
-
-
-def _price(tokens: int, price: str | None, unit: str) -> str:
-    return str((Decimal(tokens) * Decimal(price or "0") * Decimal(unit)).normalize())
 
 
 def _estimate_tokens(body: dict[str, Any]) -> int:
@@ -52,37 +49,25 @@ class AnthropicModelProvider(ModelProvider):
     def __init__(self) -> None:
         self.http = AnthropicClient()
 
-    def _pricing(self, model: str) -> ModelPricing | None:
+    def _known(self, model: str) -> ModelSchema | None:
         for known in self.schema.models:
             if known.model == model:
-                return known.pricing
+                return known
         return None  # a model newer than this list: the API decides whether it exists
 
     def _usage_for(self, model: str, started: float) -> Callable[[int, int], LLMUsage]:
-        pricing = self._pricing(model)
+        known = self._known(model)
+        pricing = known.pricing if known is not None else None
 
         def usage(prompt: int, completion: int) -> LLMUsage:
-            if pricing is None:
-                return LLMUsage(prompt_tokens=prompt, completion_tokens=completion,
-                                total_tokens=prompt + completion, latency=time.perf_counter() - started)
-            prompt_price = _price(prompt, pricing.input, pricing.unit)
-            completion_price = _price(completion, pricing.output, pricing.unit)
-            return LLMUsage(
-                prompt_tokens=prompt,
-                prompt_unit_price=pricing.input,
-                prompt_price_unit=pricing.unit,
-                prompt_price=prompt_price,
-                completion_tokens=completion,
-                completion_unit_price=pricing.output or "0",
-                completion_price_unit=pricing.unit,
-                completion_price=completion_price,
-                total_tokens=prompt + completion,
-                total_price=str((Decimal(prompt_price) + Decimal(completion_price)).normalize()),
-                currency=pricing.currency,
-                latency=time.perf_counter() - started,
-            )
+            return llm_usage(pricing, prompt, completion, latency=time.perf_counter() - started)
 
         return usage
+
+    def _parameters(self, model: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The parameters checked against the model's rules (as sent, for a model not in the list)."""
+        known = self._known(model)
+        return parameters if known is None else check_parameters(known.parameter_rules, parameters)
 
     async def invoke_llm(  # type: ignore[override]
         self, args: InvokeLLMArgs, ctx: CallContext
@@ -92,7 +77,8 @@ class AnthropicModelProvider(ModelProvider):
         started = time.perf_counter()
         endpoint = Endpoint(args.credentials)
         body = build_body(
-            args.model, args.prompt_messages, tools=args.tools, parameters=args.model_parameters,
+            args.model, args.prompt_messages, tools=args.tools,
+            parameters=self._parameters(args.model, args.model_parameters),
             stop=args.stop, stream=args.stream, user=args.user,
         )
         assembler = MessageAssembler(args.model, self._usage_for(args.model, started), endpoint.api_key)
@@ -100,11 +86,15 @@ class AnthropicModelProvider(ModelProvider):
             if not args.stream:
                 yield assembler.feed_message(json.loads(await response.aread()))
                 return
-            async for event in read_events(response.aiter_lines()):
+            lines = response.aiter_lines()
+            async for event in read_events(lines):
                 chunk = assembler.feed(event)
                 if chunk is not None:
                     yield chunk
                 if assembler.done:
+                    # Read the body to its end, so the connection goes back to the pool.
+                    async for _ in lines:
+                        pass
                     break
         if not assembler.done:
             raise truncated(args.model)

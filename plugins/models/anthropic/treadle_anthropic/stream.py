@@ -1,7 +1,8 @@
 """Reading the Messages API's answers: server-sent events as they stream, or one JSON message.
 
-:class:`MessageAssembler` turns events into :class:`LLMResultChunk`: text deltas as they come, and
-the tool calls (arguments as JSON text), usage and finish reason on the last chunk.
+:class:`MessageAssembler` turns events into :class:`LLMResultChunk`: text deltas as they come (and
+extended thinking as ``reasoning``), and the tool calls (arguments as JSON text), usage and finish
+reason on the last chunk.
 """
 
 from __future__ import annotations
@@ -107,10 +108,14 @@ class MessageAssembler:
                 self.tools[int(data.get("index", len(self.tools)))] = _ToolUse(block["id"], block["name"])
             elif block.get("type") == "text" and block.get("text"):
                 return self._text(block["text"])
+            elif block.get("type") == "thinking" and block.get("thinking"):
+                return self._thinking(block["thinking"])
         elif event.event == "content_block_delta":
             delta = data.get("delta", {})
             if delta.get("type") == "text_delta":
                 return self._text(delta.get("text", ""))
+            if delta.get("type") == "thinking_delta":
+                return self._thinking(delta.get("thinking", ""))
             if delta.get("type") == "input_json_delta":
                 tool = self.tools.get(int(data.get("index", -1)))
                 if tool is not None:
@@ -120,7 +125,8 @@ class MessageAssembler:
             self._usage(data.get("usage", {}))
         elif event.event == "message_stop":
             self.done = True
-        # ping, content_block_stop and unknown events (new kinds the API may add) change nothing.
+        # ping, content_block_stop, signature_delta (it proves the thinking to the API, which we do not
+        # send back), redacted_thinking blocks (encrypted) and unknown events change nothing.
         return None
 
     def feed_message(self, message: dict[str, Any]) -> LLMResultChunk:
@@ -128,19 +134,22 @@ class MessageAssembler:
         self._usage(message.get("usage", {}))
         self.stop_reason = message.get("stop_reason")
         texts: list[str] = []
+        thoughts: list[str] = []
         for i, block in enumerate(message.get("content", [])):
             if block.get("type") == "text":
                 texts.append(block.get("text", ""))
+            elif block.get("type") == "thinking":
+                thoughts.append(block.get("thinking", ""))
             elif block.get("type") == "tool_use":
                 self.tools[i] = _ToolUse(block["id"], block["name"], input=block.get("input", {}))
-        return self.final("".join(texts))
+        return self.final("".join(texts), "".join(thoughts))
 
-    def final(self, text: str = "") -> LLMResultChunk:
+    def final(self, text: str = "", reasoning: str = "") -> LLMResultChunk:
         """The last chunk: tool calls, usage and the finish reason."""
         calls = [self.tools[i].call() for i in sorted(self.tools)]
         reason = FINISH_REASONS.get(self.stop_reason or "end_turn", self.stop_reason or "stop")
         usage = self.usage_of(self.input_tokens, self.output_tokens)
-        return self._chunk(AssistantMessage(content=text, tool_calls=calls), usage, reason)
+        return self._chunk(AssistantMessage(content=text, tool_calls=calls), usage, reason, reasoning)
 
     def _usage(self, usage: Any) -> None:
         if not isinstance(usage, dict):
@@ -158,10 +167,16 @@ class MessageAssembler:
             return None
         return self._chunk(AssistantMessage(content=text), None, None)
 
-    def _chunk(self, message: AssistantMessage, usage: LLMUsage | None, reason: str | None) -> LLMResultChunk:
-        chunk = LLMResultChunk(
-            model=self.model, delta=LLMDelta(index=self.index, message=message, usage=usage, finish_reason=reason)
-        )
+    def _thinking(self, text: str) -> LLMResultChunk | None:
+        if not text:
+            return None
+        return self._chunk(AssistantMessage(), None, None, text)
+
+    def _chunk(
+        self, message: AssistantMessage, usage: LLMUsage | None, reason: str | None, reasoning: str = ""
+    ) -> LLMResultChunk:
+        delta = LLMDelta(index=self.index, message=message, reasoning=reasoning, usage=usage, finish_reason=reason)
+        chunk = LLMResultChunk(model=self.model, delta=delta)
         self.index += 1
         return chunk
 

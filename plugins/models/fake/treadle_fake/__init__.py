@@ -1,8 +1,9 @@
 """The fake model provider: deterministic, scriptable models for tests and demos.
 
 No network and no weights: ``echo`` repeats the last user message, ``script`` replays a script of
-replies (text and tool calls) chosen by turn, and ``fake-embedding`` hashes texts into unit
-vectors. See README.md for the script format.
+replies (reasoning, text and tool calls) chosen by turn, ``json`` answers JSON that fits a schema,
+and there is a model of every other type: hashed embeddings, word-overlap rerank, text to speech as
+WAV files that speech to text reads back, and keyword moderation. See README.md.
 """
 
 from __future__ import annotations

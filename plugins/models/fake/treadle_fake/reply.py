@@ -1,8 +1,8 @@
-"""From a reply to the chunks a model streams: stop sequences, max_tokens, usage.
+"""From a reply to the chunks a model streams: reasoning, stop sequences, max_tokens, usage.
 
 Tokens are words (runs of non-whitespace), which keeps every count deterministic and easy to check
 by hand. A reply streams one word per chunk, each with the whitespace after it, so the chunks
-joined give the reply exactly.
+joined give the reply exactly; reasoning streams the same way, before the content.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from treadle_sdk.model_pricing import llm_usage
 from treadle_sdk.model_runtime import (
     AssistantMessage,
     LLMDelta,
@@ -19,6 +20,7 @@ from treadle_sdk.model_runtime import (
     PromptMessageTool,
     ToolCall,
 )
+from treadle_sdk.schemas import ModelPricing
 
 __all__ = ["Reply", "count_words", "prompt_tokens", "split_words"]
 
@@ -50,46 +52,57 @@ def prompt_tokens(messages: list[PromptMessage], tools: list[PromptMessageTool])
 
 @dataclass(frozen=True)
 class Reply:
-    """What the model answers: content, then tool calls; ``delay_ms`` paces streaming."""
+    """What the model answers: reasoning, content, then tool calls; ``delay_ms`` paces streaming."""
 
     content: str
     tool_calls: list[ToolCall] = field(default_factory=list)
     delay_ms: int = 0
+    reasoning: str = ""
 
     def limited(self, stop: list[str], max_tokens: int | None) -> tuple[Reply, str]:
         """The reply as generation would end it, and the finish reason.
 
         Content comes before tool calls, so when a stop sequence or ``max_tokens`` ends the content
-        early the tool calls are never produced.
+        early the tool calls are never produced. Both apply to the content only: the reasoning is
+        kept whole.
         """
         hits = [i for i in (self.content.find(s) for s in stop if s) if i != -1]
         if hits:
-            return Reply(self.content[: min(hits)], [], self.delay_ms), "stop"
+            return Reply(self.content[: min(hits)], [], self.delay_ms, self.reasoning), "stop"
         if max_tokens is not None and count_words(self.content) > max_tokens:
             kept = "".join(split_words(self.content)[:max_tokens]).rstrip()
-            return Reply(kept, [], self.delay_ms), "length"
+            return Reply(kept, [], self.delay_ms, self.reasoning), "length"
         return self, "tool_calls" if self.tool_calls else "stop"
 
-    def usage(self, prompt: int) -> LLMUsage:
-        completion = count_words(self.content) + sum(
+    def usage(self, prompt: int, pricing: ModelPricing | None = None) -> LLMUsage:
+        """Words of the reasoning, the content and the tool calls, priced; latency is 0 so that
+        usage is deterministic too."""
+        completion = count_words(self.reasoning) + count_words(self.content) + sum(
             count_words(call.function.name) + count_words(call.function.arguments) for call in self.tool_calls
         )
-        return LLMUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+        return llm_usage(pricing, prompt, completion)
 
-    def chunks(self, model: str, finish_reason: str, prompt: int, stream: bool) -> list[LLMResultChunk]:
-        """The chunks to send: a word each when streaming, else one; the last carries tool calls,
-        usage and the finish reason."""
-        contents = (split_words(self.content) if stream else [self.content]) or [""]
-        last = len(contents) - 1
+    def chunks(
+        self, model: str, finish_reason: str, prompt: int, stream: bool, pricing: ModelPricing | None = None
+    ) -> list[LLMResultChunk]:
+        """The chunks to send: a word each when streaming (reasoning first), else one; the last
+        carries tool calls, usage and the finish reason."""
+        if stream:
+            pieces = [(text, "") for text in split_words(self.reasoning)]
+            pieces += [("", text) for text in split_words(self.content) or [""]]
+        else:
+            pieces = [(self.reasoning, self.content)]
+        last = len(pieces) - 1
         return [
             LLMResultChunk(
                 model=model,
                 delta=LLMDelta(
                     index=index,
                     message=AssistantMessage(content=text, tool_calls=self.tool_calls if index == last else []),
-                    usage=self.usage(prompt) if index == last else None,
+                    reasoning=reasoning,
+                    usage=self.usage(prompt, pricing) if index == last else None,
                     finish_reason=finish_reason if index == last else None,
                 ),
             )
-            for index, text in enumerate(contents)
+            for index, (reasoning, text) in enumerate(pieces)
         ]

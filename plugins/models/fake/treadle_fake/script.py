@@ -1,9 +1,9 @@
 """Scripts: the replies the ``script`` model gives, one per turn of a conversation.
 
 A script is a JSON list (or the JSON text of one). Each reply is a string, or an object
-``{"content": ..., "tool_calls": [{"name": ..., "arguments": {...}}], "delay_ms": ...}``. The reply
-for a call is chosen by the number of assistant messages already in the prompt, so the same prompt
-always gets the same reply and nothing is kept between calls.
+``{"content": ..., "reasoning": ..., "tool_calls": [{"name": ..., "arguments": {...}}], "delay_ms": ...}``.
+The reply for a call is chosen by the number of assistant messages already in the prompt, so the
+same prompt always gets the same reply and nothing is kept between calls.
 """
 
 from __future__ import annotations
@@ -45,11 +45,13 @@ class ScriptedToolCall(BaseModel):
 
 
 class ScriptedReply(BaseModel):
-    """One reply of a script: text, tool calls, and an optional pause before each streamed chunk."""
+    """One reply of a script: reasoning, text, tool calls, and an optional pause before each streamed chunk."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     content: str = ""
+    #: Thinking the model shows apart from its answer (``reasoning_content``), streamed before it.
+    reasoning: str = ""
     tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
     delay_ms: int = Field(default=0, ge=0, le=MAX_DELAY_MS)
 
@@ -80,7 +82,7 @@ def parse_script(raw: Any, source: str) -> list[ScriptedReply]:
         where = source + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
         raise PluginInvalidArgument(
             f"{where}: {first['msg']} (a script is a list of replies, each a string or an object "
-            '{"content": ..., "tool_calls": [{"name": ..., "arguments": {...}}], "delay_ms": ...})',
+            '{"content": ..., "reasoning": ..., "tool_calls": [{"name": ..., "arguments": {...}}], "delay_ms": ...})',
             details={"field": where, "errors": exc.error_count()},
         ) from None
     if not script:

@@ -1,7 +1,8 @@
 """The ``openai_compat`` model provider: any server that speaks OpenAI's HTTP API.
 
-Chat completions (streaming, tool calls, vision, JSON-schema output), embeddings and rerank over
-``httpx``; see README.md for credentials and what each operation sends.
+Chat and completion models (streaming, reasoning, tool calls, vision, JSON-schema output),
+embeddings, rerank, text to speech, speech to text and moderation over ``httpx``; see README.md for
+credentials and what each operation sends.
 """
 
 from __future__ import annotations

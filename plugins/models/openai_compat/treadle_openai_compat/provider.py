@@ -1,26 +1,28 @@
-"""The ``openai_compat`` provider: chat, embeddings and rerank against an OpenAI-compatible server."""
+"""The ``openai_compat`` provider: every model type against an OpenAI-compatible server."""
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from treadle_sdk.context import CallContext
 from treadle_sdk.errors import PluginInvalidArgument
 from treadle_sdk.extensions import ModelProvider
 from treadle_sdk.model_errors import CredentialsValidateFailedError, InvokeError, InvokeServerUnavailableError
+from treadle_sdk.model_pricing import llm_usage
 from treadle_sdk.model_runtime import (
     AssistantMessage,
     CountTokensArgs,
     EmbeddingUsage,
     InvokeLLMArgs,
+    InvokeModerationArgs,
     InvokeRerankArgs,
+    InvokeSpeech2TextArgs,
     InvokeTextEmbeddingArgs,
+    InvokeTTSArgs,
     LLMDelta,
     LLMResultChunk,
     LLMUsage,
@@ -31,40 +33,34 @@ from treadle_sdk.model_runtime import (
     TextEmbeddingResult,
     ToolCall,
     ToolCallFunction,
+    TTSChunk,
     ValidateModelCredentialsArgs,
 )
 
-from .http_errors import error_for_response, error_for_transport
+from .audio import (
+    audio_mime_type,
+    moderation_batches,
+    silence_wav,
+    speech_body,
+    transcription_form,
+)
+from .client import OpenAIClient, endpoint_of, served_model
 from .schema import PROVIDER_SCHEMA
 from .stream import ToolCallAssembler, sse_events
-from .wire import chat_body, estimate_tokens, prompt_tokens
+from .wire import chat_body, completion_body, estimate_tokens, prompt_tokens
 
 __all__ = ["OpenAICompatProvider"]
 
-_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
-
-def _endpoint(credentials: dict[str, Any]) -> str:
-    url = str(credentials.get("endpoint_url") or "").strip()
-    if not url.startswith(("http://", "https://")):
+def _completion_mode(credentials: dict[str, Any]) -> bool:
+    """Whether the model is a completion model (credential ``mode``), served by ``/completions``."""
+    mode = credentials.get("mode") or "chat"
+    if mode not in ("chat", "completion"):
         raise PluginInvalidArgument(
-            "credential 'endpoint_url' must be an http:// or https:// URL such as https://api.openai.com/v1",
-            details={"field": "credentials.endpoint_url"},
+            f"model credential 'mode' must be 'chat' or 'completion', not {mode!r}",
+            details={"field": "credentials.mode"},
         )
-    return url.rstrip("/")
-
-
-def _headers(credentials: dict[str, Any]) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
-    if credentials.get("api_key"):
-        headers["Authorization"] = f"Bearer {credentials['api_key']}"
-    if credentials.get("organization"):
-        headers["OpenAI-Organization"] = str(credentials["organization"])
-    return headers
-
-
-def _served_model(model: str, credentials: dict[str, Any]) -> str:
-    return str(credentials.get("endpoint_model_name") or model)
+    return bool(mode == "completion")
 
 
 def _usage(data: Any, prompt: int, completion: int, started: float) -> LLMUsage:
@@ -72,16 +68,19 @@ def _usage(data: Any, prompt: int, completion: int, started: float) -> LLMUsage:
     if isinstance(data, dict):
         prompt = int(data.get("prompt_tokens") or prompt)
         completion = int(data.get("completion_tokens") or completion)
-    return LLMUsage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion,
-        latency=round(time.monotonic() - started, 3),
-    )
+    return llm_usage(None, prompt, completion, latency=round(time.monotonic() - started, 3))
 
 
-def _chunk(model: str, message: AssistantMessage, **fields: Any) -> LLMResultChunk:
-    return LLMResultChunk(model=model, delta=LLMDelta(index=0, message=message, **fields))
+def _reasoning(delta: dict[str, Any]) -> str:
+    # DeepSeek and vLLM send ``reasoning_content``; some servers (OpenRouter, newer vLLM) ``reasoning``.
+    value = delta.get("reasoning_content") or delta.get("reasoning")
+    return value if isinstance(value, str) else ""
+
+
+def _arguments_text(arguments: Any) -> str:
+    if arguments is None:
+        return ""
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
 class OpenAICompatProvider(ModelProvider):
@@ -95,57 +94,11 @@ class OpenAICompatProvider(ModelProvider):
     schema = PROVIDER_SCHEMA
 
     def __init__(self) -> None:
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        # A client's connections belong to the loop that opened them.
-        if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(timeout=_TIMEOUT)
-            self._client_loop = loop
-        return self._client
+        self.http = OpenAIClient()
 
     async def aclose(self) -> None:
         """Close the HTTP client (a later call opens a new one)."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-    @asynccontextmanager
-    async def _post(
-        self, path: str, body: dict[str, Any], credentials: dict[str, Any], *, stream: bool = False
-    ) -> AsyncIterator[httpx.Response]:
-        url = f"{_endpoint(credentials)}{path}"
-        where = f"POST {url}"
-        api_key = credentials.get("api_key") or None
-        request = self._http().build_request("POST", url, json=body, headers=_headers(credentials))
-        try:
-            response = await self._http().send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise error_for_transport(exc, where, api_key) from None
-        try:
-            if response.status_code >= 400:
-                raise error_for_response(response, await response.aread(), where, api_key)
-            if not stream:
-                await response.aread()
-            yield response
-        except httpx.TransportError as exc:
-            raise error_for_transport(exc, where, api_key) from None
-        finally:
-            await response.aclose()
-
-    async def _post_json(self, path: str, body: dict[str, Any], credentials: dict[str, Any]) -> dict[str, Any]:
-        async with self._post(path, body, credentials) as response:
-            try:
-                data = response.json()
-            except ValueError:
-                raise InvokeServerUnavailableError(
-                    f"POST {path} answered {response.status_code} with a body that is not JSON"
-                ) from None
-        if not isinstance(data, dict):
-            raise InvokeServerUnavailableError(f"POST {path} answered with JSON that is not an object")
-        return data
+        await self.http.aclose()
 
     # -----------------------------------------------------------------------------------------
     # LLM
@@ -156,18 +109,22 @@ class OpenAICompatProvider(ModelProvider):
         self, args: InvokeLLMArgs, ctx: CallContext
     ) -> AsyncIterator[LLMResultChunk]:
         started = time.monotonic()
-        body = chat_body(args, _served_model(args.model, args.credentials))
+        model = served_model(args.model, args.credentials)
+        completion = _completion_mode(args.credentials)
+        path = "/completions" if completion else "/chat/completions"
+        body = completion_body(args, model) if completion else chat_body(args, model)
         estimated_prompt = prompt_tokens(args.prompt_messages, args.tools)
         if not args.stream:
-            data = await self._post_json("/chat/completions", body, args.credentials)
-            yield self._whole_answer(args.model, data, estimated_prompt, started)
+            data = await self.http.post_json(path, args.credentials, json=body)
+            yield self._whole_answer(args.model, data, estimated_prompt, started, completion)
             return
         assembler = ToolCallAssembler()
-        completion_text: list[str] = []
+        produced: list[str] = []
         finish_reason: str | None = None
         usage: Any = None
         fingerprint: str | None = None
-        async with self._post("/chat/completions", body, args.credentials, stream=True) as response:
+        index = 0
+        async with self.http.post(path, args.credentials, json=body, stream=True) as response:
             async for event in sse_events(response.aiter_lines()):
                 fingerprint = event.get("system_fingerprint") or fingerprint
                 usage = event.get("usage") or usage
@@ -176,33 +133,43 @@ class OpenAICompatProvider(ModelProvider):
                     if delta.get("tool_calls"):
                         assembler.add(delta["tool_calls"])
                     finish_reason = choice.get("finish_reason") or finish_reason
-                    content = delta.get("content")
-                    if content:
-                        completion_text.append(content)
+                    content = (choice.get("text") if completion else delta.get("content")) or ""
+                    reasoning = _reasoning(delta)
+                    if content or reasoning:
+                        produced += [content, reasoning]
                         yield LLMResultChunk(
                             model=args.model,
                             system_fingerprint=fingerprint,
-                            delta=LLMDelta(index=0, message=AssistantMessage(content=content)),
+                            delta=LLMDelta(
+                                index=index, message=AssistantMessage(content=content), reasoning=reasoning
+                            ),
                         )
+                        index += 1
         calls = assembler.calls()
-        estimated = estimate_tokens("".join(completion_text)) + sum(
+        estimated = estimate_tokens("".join(produced)) + sum(
             estimate_tokens(call.function.name + call.function.arguments) for call in calls
         )
-        final = _chunk(
-            args.model,
-            AssistantMessage(tool_calls=calls),
-            usage=_usage(usage, estimated_prompt, estimated, started),
-            finish_reason=finish_reason or ("tool_calls" if calls else "stop"),
+        yield LLMResultChunk(
+            model=args.model,
+            system_fingerprint=fingerprint,
+            delta=LLMDelta(
+                index=index,
+                message=AssistantMessage(tool_calls=calls),
+                usage=_usage(usage, estimated_prompt, estimated, started),
+                finish_reason=finish_reason or ("tool_calls" if calls else "stop"),
+            ),
         )
-        yield final.model_copy(update={"system_fingerprint": fingerprint})
 
-    def _whole_answer(self, model: str, data: dict[str, Any], estimated_prompt: int, started: float) -> LLMResultChunk:
+    def _whole_answer(
+        self, model: str, data: dict[str, Any], estimated_prompt: int, started: float, completion: bool
+    ) -> LLMResultChunk:
         choices = data.get("choices") or []
         if not choices:
-            raise InvokeServerUnavailableError("the server answered the chat completion with no choices")
+            raise InvokeServerUnavailableError("the server answered the completion with no choices")
         choice = choices[0]
-        message = choice.get("message") or {}
+        message = {"content": choice.get("text")} if completion else choice.get("message") or {}
         content = message.get("content") or ""
+        reasoning = _reasoning(message)
         calls = [
             ToolCall(
                 id=str(call.get("id") or f"call_{i}"),
@@ -213,13 +180,14 @@ class OpenAICompatProvider(ModelProvider):
             )
             for i, call in enumerate(message.get("tool_calls") or [])
         ]
-        estimated = estimate_tokens(content) + sum(estimate_tokens(c.function.arguments) for c in calls)
+        estimated = estimate_tokens(content + reasoning) + sum(estimate_tokens(c.function.arguments) for c in calls)
         return LLMResultChunk(
             model=model,
             system_fingerprint=data.get("system_fingerprint"),
             delta=LLMDelta(
                 index=0,
                 message=AssistantMessage(content=content, tool_calls=calls),
+                reasoning=reasoning,
                 usage=_usage(data.get("usage"), estimated_prompt, estimated, started),
                 finish_reason=choice.get("finish_reason") or ("tool_calls" if calls else "stop"),
             ),
@@ -242,13 +210,13 @@ class OpenAICompatProvider(ModelProvider):
         for start in range(0, len(args.texts), batch):
             texts = args.texts[start : start + batch]
             body: dict[str, Any] = {
-                "model": _served_model(args.model, args.credentials),
+                "model": served_model(args.model, args.credentials),
                 "input": texts,
                 "encoding_format": "float",
             }
             if args.user:
                 body["user"] = args.user
-            data = await self._post_json("/embeddings", body, args.credentials)
+            data = await self.http.post_json("/embeddings", args.credentials, json=body)
             items = sorted(data.get("data") or [], key=lambda item: int(item.get("index", 0)))
             if len(items) != len(texts):
                 raise InvokeServerUnavailableError(
@@ -269,13 +237,13 @@ class OpenAICompatProvider(ModelProvider):
         if not args.docs:
             return RerankResult(model=args.model, docs=[])
         body: dict[str, Any] = {
-            "model": _served_model(args.model, args.credentials),
+            "model": served_model(args.model, args.credentials),
             "query": args.query,
             "documents": args.docs,
         }
         if args.top_n is not None:
             body["top_n"] = args.top_n
-        data = await self._post_json("/rerank", body, args.credentials)
+        data = await self.http.post_json("/rerank", args.credentials, json=body)
         docs = [
             RerankDocument(index=int(r["index"]), text=args.docs[int(r["index"])], score=float(r["relevance_score"]))
             for r in data.get("results") or []
@@ -288,28 +256,85 @@ class OpenAICompatProvider(ModelProvider):
         return RerankResult(model=args.model, docs=docs)
 
     # -----------------------------------------------------------------------------------------
+    # Audio and moderation
+    # -----------------------------------------------------------------------------------------
+
+    async def invoke_tts(  # type: ignore[override]
+        self, args: InvokeTTSArgs, ctx: CallContext
+    ) -> AsyncIterator[TTSChunk]:
+        """``POST /audio/speech``: the audio streams on as the server sends it."""
+        body = speech_body(args, served_model(args.model, args.credentials))
+        async with self.http.post("/audio/speech", args.credentials, json=body, stream=True) as response:
+            mime_type = audio_mime_type(body["response_format"], response.headers.get("content-type"))
+            async for piece in response.aiter_bytes():
+                if piece:
+                    yield TTSChunk(audio=base64.b64encode(piece).decode(), mime_type=mime_type)
+
+    async def invoke_speech2text(  # type: ignore[override]
+        self, args: InvokeSpeech2TextArgs, ctx: CallContext
+    ) -> str:
+        """``POST /audio/transcriptions`` with the file as multipart form data; the ``text`` answered."""
+        files, fields = transcription_form(args, served_model(args.model, args.credentials))
+        data = await self.http.post_json("/audio/transcriptions", args.credentials, files=files, data=fields)
+        if not isinstance(data.get("text"), str):
+            raise InvokeServerUnavailableError("the server's transcription has no 'text'")
+        return str(data["text"])
+
+    async def invoke_moderation(  # type: ignore[override]
+        self, args: InvokeModerationArgs, ctx: CallContext
+    ) -> bool:
+        """``POST /moderations``, the text in pieces; flagged when any piece is."""
+        model = served_model(args.model, args.credentials)
+        for batch in moderation_batches(args.text):
+            data = await self.http.post_json("/moderations", args.credentials, json={"model": model, "input": batch})
+            results = data.get("results")
+            if not isinstance(results, list) or len(results) != len(batch):
+                raise InvokeServerUnavailableError(
+                    f"the server answered {len(results) if isinstance(results, list) else 'no'} moderation "
+                    f"results for {len(batch)} inputs"
+                )
+            if any(isinstance(result, dict) and result.get("flagged") for result in results):
+                return True
+        return False
+
+    # -----------------------------------------------------------------------------------------
     # Credentials
     # -----------------------------------------------------------------------------------------
 
     async def validate_credentials(  # type: ignore[override]
         self, args: ValidateModelCredentialsArgs, ctx: CallContext
     ) -> None:
+        """The smallest call of the model's type (or ``GET /models`` for provider credentials);
+        :class:`CredentialsValidateFailedError` with the server's message when it fails."""
         credentials = args.credentials
+        model = args.model
         try:
-            _endpoint(credentials)
-            if not args.model:
-                await self._get_models(credentials)
+            endpoint_of(credentials)
+            if not model:
+                await self.http.get("/models", credentials)
             elif args.model_type == "text-embedding":
                 await self.invoke_text_embedding(
-                    InvokeTextEmbeddingArgs(model=args.model, credentials=credentials, texts=["ping"]), ctx
+                    InvokeTextEmbeddingArgs(model=model, credentials=credentials, texts=["ping"]), ctx
                 )
             elif args.model_type == "rerank":
                 await self.invoke_rerank(
-                    InvokeRerankArgs(model=args.model, credentials=credentials, query="ping", docs=["pong"]), ctx
+                    InvokeRerankArgs(model=model, credentials=credentials, query="ping", docs=["pong"]), ctx
                 )
+            elif args.model_type == "tts":
+                async for _ in self.invoke_tts(InvokeTTSArgs(model=model, credentials=credentials, content_text="ping"),
+                                               ctx):
+                    pass
+            elif args.model_type == "speech2text":
+                audio = base64.b64encode(silence_wav()).decode()
+                await self.invoke_speech2text(
+                    InvokeSpeech2TextArgs(model=model, credentials=credentials, audio=audio, filename="ping.wav"), ctx
+                )
+            elif args.model_type == "moderation":
+                await self.invoke_moderation(InvokeModerationArgs(model=model, credentials=credentials, text="ping"),
+                                             ctx)
             else:
                 llm = InvokeLLMArgs(
-                    model=args.model,
+                    model=model,
                     credentials=credentials,
                     prompt_messages=[PromptMessage(role=PromptMessageRole.USER, content="ping")],
                     model_parameters={"max_tokens": 1},
@@ -321,19 +346,3 @@ class OpenAICompatProvider(ModelProvider):
             raise CredentialsValidateFailedError(
                 f"the credentials do not work: {exc.message}", details={"cause": exc.details}
             ) from None
-
-    async def _get_models(self, credentials: dict[str, Any]) -> None:
-        url = f"{_endpoint(credentials)}/models"
-        api_key = credentials.get("api_key") or None
-        try:
-            response = await self._http().get(url, headers=_headers(credentials))
-        except httpx.TransportError as exc:
-            raise error_for_transport(exc, f"GET {url}", api_key) from None
-        if response.status_code >= 400:
-            raise error_for_response(response, response.content, f"GET {url}", api_key)
-
-
-def _arguments_text(arguments: Any) -> str:
-    if arguments is None:
-        return ""
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)

@@ -43,9 +43,10 @@ PROVIDER_SCHEMA = ModelProviderSchema(
     label="OpenAI-API-compatible",
     description=(
         "Any server that speaks OpenAI's HTTP API: OpenAI, vLLM, Ollama, LM Studio, DeepSeek and the "
-        "like. Chat with streaming, tool calls, vision and JSON-schema output; embeddings; rerank."
+        "like. Chat and completion models with streaming, reasoning, tool calls, vision and JSON-schema "
+        "output; embeddings; rerank; text to speech; speech to text; moderation."
     ),
-    supported_model_types=[ModelType.LLM, ModelType.TEXT_EMBEDDING, ModelType.RERANK],
+    supported_model_types=list(ModelType),
     configurate_methods=["customizable-model"],
     provider_credential_schema=_CONNECTION,
     model_credential_schema=[
@@ -58,6 +59,17 @@ PROVIDER_SCHEMA = ModelProviderSchema(
         ),
         CredentialFormSchema(
             variable="context_size", label="Model context size", type="text-input", required=True, default="4096"
+        ),
+        CredentialFormSchema(
+            variable="mode",
+            label="Completion mode",
+            type="select",
+            default="chat",
+            options=[
+                {"value": "chat", "label": {"en_US": "Chat"}},
+                {"value": "completion", "label": {"en_US": "Completion"}},
+            ],
+            show_on=_LLM_ONLY,
         ),
         CredentialFormSchema(
             variable="max_tokens_to_sample",
@@ -93,6 +105,14 @@ PROVIDER_SCHEMA = ModelProviderSchema(
         CredentialFormSchema(
             variable="max_chunks", label="Texts per embedding request", type="text-input", default="32",
             show_on=[{"variable": "__model_type", "value": "text-embedding"}],
+        ),
+        CredentialFormSchema(
+            variable="default_voice",
+            label="Voice",
+            type="text-input",
+            default="alloy",
+            placeholder="The voice used when a call names none",
+            show_on=[{"variable": "__model_type", "value": "tts"}],
         ),
     ],
 )

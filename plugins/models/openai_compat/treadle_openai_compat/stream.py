@@ -28,6 +28,10 @@ async def sse_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]
         payload = "\n".join(data)
         data = []
         if payload.strip() == "[DONE]":
+            # Read to the end of the body (nothing more comes after [DONE]), so the connection goes
+            # back to the pool instead of being closed half-read.
+            async for _ in lines:
+                pass
             return
         yield _decode(payload)
     if data and "\n".join(data).strip() != "[DONE]":

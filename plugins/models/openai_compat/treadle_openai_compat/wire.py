@@ -1,4 +1,5 @@
-"""Requests in OpenAI's chat-completions format, built from the SDK's prompt messages and parameters."""
+"""Requests in OpenAI's chat-completions and (legacy) completions formats, built from the SDK's
+prompt messages and parameters."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from treadle_sdk.model_runtime import (
     PromptMessageTool,
 )
 
-__all__ = ["chat_body", "estimate_tokens", "message_to_wire", "prompt_tokens"]
+__all__ = ["chat_body", "completion_body", "completion_prompt", "estimate_tokens", "message_to_wire", "prompt_tokens"]
 
 #: Model parameters passed to the server as they are.
 _PASSED = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed", "n", "logprobs",
@@ -84,14 +85,9 @@ def _response_format(parameters: dict[str, Any]) -> dict[str, Any] | None:
     )
 
 
-def chat_body(args: InvokeLLMArgs, model: str) -> dict[str, Any]:
-    """The JSON body of ``POST /chat/completions`` for ``args``, sent for ``model``."""
+def _common(args: InvokeLLMArgs, body: dict[str, Any]) -> dict[str, Any]:
+    """Sampling parameters, stop sequences, usage when streaming and the user: what both formats share."""
     parameters = args.model_parameters
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [message_to_wire(message) for message in args.prompt_messages],
-        "stream": args.stream,
-    }
     for name in _PASSED:
         if parameters.get(name) is not None:
             body[name] = parameters[name]
@@ -103,16 +99,52 @@ def chat_body(args: InvokeLLMArgs, model: str) -> dict[str, Any]:
         stop.extend(str(item) for item in extra_stop)
     if stop:
         body["stop"] = stop
-    response_format = _response_format(parameters)
-    if response_format is not None:
-        body["response_format"] = response_format
-    if args.tools:
-        body["tools"] = [_tool_to_wire(tool) for tool in args.tools]
     if args.stream:
         body["stream_options"] = {"include_usage": True}
     if args.user:
         body["user"] = args.user
     return body
+
+
+def chat_body(args: InvokeLLMArgs, model: str) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions`` for ``args``, sent for ``model``."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [message_to_wire(message) for message in args.prompt_messages],
+        "stream": args.stream,
+    }
+    _common(args, body)
+    response_format = _response_format(args.model_parameters)
+    if response_format is not None:
+        body["response_format"] = response_format
+    if args.tools:
+        body["tools"] = [_tool_to_wire(tool) for tool in args.tools]
+    return body
+
+
+def completion_prompt(messages: list[PromptMessage]) -> str:
+    """The text prompt of a completion-mode call: the messages' texts, blank-line separated (Dify
+    sends completion models one message holding the whole prompt)."""
+    for i, message in enumerate(messages):
+        if isinstance(message.content, list) and any(isinstance(part, ImageContent) for part in message.content):
+            raise PluginInvalidArgument(
+                f"prompt_messages[{i}] holds an image, but a completion-mode model takes text only "
+                "(set the model credential 'mode' to chat for vision)",
+                details={"field": f"prompt_messages[{i}].content"},
+            )
+    return "\n\n".join(text for text in (message.text() for message in messages) if text)
+
+
+def completion_body(args: InvokeLLMArgs, model: str) -> dict[str, Any]:
+    """The JSON body of ``POST /completions`` for ``args``, sent for ``model``."""
+    if args.tools:
+        raise PluginInvalidArgument(
+            f"model {args.model!r} is in completion mode (model credential 'mode'), which cannot call "
+            "tools: offer tools to a chat-mode model",
+            details={"field": "tools"},
+        )
+    body: dict[str, Any] = {"model": model, "prompt": completion_prompt(args.prompt_messages), "stream": args.stream}
+    return _common(args, body)
 
 
 def estimate_tokens(text: str) -> int:
