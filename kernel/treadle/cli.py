@@ -15,6 +15,7 @@ import tomli_w
 
 from . import __version__
 from .config import ConfigError, Settings
+from .credentials_cli import models_group, tools_group
 
 __all__ = ["main"]
 
@@ -292,6 +293,10 @@ def show_config(config: Path | None, as_json: bool) -> None:
         return
     click.echo(f"# effective configuration; file: {source or 'none (defaults and TREADLE_* environment)'}")
     click.echo(tomli_w.dumps(data), nl=False)
+
+
+main.add_command(models_group)
+main.add_command(tools_group)
 
 
 if __name__ == "__main__":

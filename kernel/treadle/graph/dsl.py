@@ -406,8 +406,9 @@ _Dumper.add_representer(str, _represent_str)
 def dump_dsl(app: AppDSL, *, include_secrets: bool = False) -> str:
     """``app`` as DSL YAML of version :data:`DSL_VERSION`, in the canonical form.
 
-    Secret environment variables are written with an empty value unless ``include_secrets``
-    (VAR-ENV: Dify asks the same question on export).
+    Secret environment variables are written with an empty value, and the ``credential_id`` of tool
+    nodes and agent tools is left out, unless ``include_secrets`` (VAR-ENV: Dify asks the same
+    question on export).
     """
     body = app.model_dump(mode="json", by_alias=True, exclude_unset=True)
     document: dict[str, Any] = {
@@ -423,5 +424,13 @@ def dump_dsl(app: AppDSL, *, include_secrets: bool = False) -> str:
         for variable in workflow.get("environment_variables", []):
             if variable.get("value_type") == "secret":
                 variable["value"] = ""
+        # Stored credentials a tool node or an agent's tools use belong to this workspace (as Dify does).
+        for node in workflow.get("graph", {}).get("nodes", []):
+            data = node.get("data") or {}
+            data.pop("credential_id", None)
+            tools = ((data.get("agent_parameters") or {}).get("tools") or {}).get("value")
+            for tool in tools if isinstance(tools, list) else []:
+                if isinstance(tool, dict):
+                    tool.pop("credential_id", None)
     document.update(body)
     return yaml.dump(document, Dumper=_Dumper, allow_unicode=True, sort_keys=False)

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel
 from treadle_sdk.errors import PluginError, PluginInvalidArgument, PluginNotFound
 from treadle_sdk.schemas import ModelProviderSchema, ModelSchema, ModelType
 
+from .errors import invoke_error
 from .mapping import ModelMapping, ModelTarget
 
 __all__ = ["OPERATIONS", "CredentialPick", "CredentialSource", "ModelManager"]
@@ -33,10 +33,16 @@ OPERATIONS = {
 
 @dataclass(frozen=True, slots=True)
 class CredentialPick:
-    """The credentials chosen for one call; ``id`` names them in reports (never the values)."""
+    """The credentials chosen for one call; ``id`` names them in reports (never the values).
+
+    ``secrets`` are the values to blank out of any error the call raises; ``pool`` names the
+    load-balanced pool the credentials came from (empty when the model is not balanced).
+    """
 
     id: str
     values: dict[str, Any]
+    secrets: tuple[str, ...] = ()
+    pool: str = ""
 
 
 class CredentialSource(Protocol):
@@ -57,9 +63,6 @@ class InvokeFn(Protocol):
         self, kind: str, name: str, operation: str, payload: dict[str, Any], *, tenant_id: str, depth: int
     ) -> AsyncIterator[Any]: ...
 
-
-def _json(item: Any) -> Any:
-    return item.model_dump(mode="json") if isinstance(item, BaseModel) else item
 
 
 class ModelManager:
@@ -121,39 +124,51 @@ class ModelManager:
 
     async def invoke(self, tenant_id: str, payload: dict[str, Any], *, depth: int) -> AsyncIterator[Any]:
         """Run one model call: ``payload`` holds ``provider``, ``model``, ``model_type`` and the
-        operation's other arguments (without credentials)."""
+        operation's other arguments (without credentials).
+
+        A failure leaves as a plugin error whose ``details["error_type"]`` is one of Dify's invoke
+        error types (:data:`~treadle.models.errors.INVOKE_ERROR_TYPES`), with the credentials'
+        secrets blanked out of its message and details.
+        """
         args = dict(payload)
         provider, model = args.pop("provider", None), args.pop("model", None)
         model_type = str(args.pop("model_type", None) or ModelType.LLM.value)
-        if not isinstance(provider, str) or not provider or not isinstance(model, str) or not model:
-            raise PluginInvalidArgument("a model call needs a 'provider' and a 'model' name")
-        if "credentials" in args:
-            raise PluginInvalidArgument("model calls may not carry credentials: the workspace's are used")
-        target = self.resolve(provider, model)
-        self.model_schema(target, model_type)
-        operation = OPERATIONS[ModelType(model_type)]
         tried: set[str] = set()
-        while True:
-            pick = None
-            if self.credentials is not None:
-                pick = await self.credentials.pick(tenant_id, target.provider, target.model, model_type)
-            call = {**args, "model": target.model, "credentials": pick.values if pick else {}}
-            started = False
-            try:
-                async for item in self._invoke(
-                    "model_provider", target.provider, operation, call, tenant_id=tenant_id, depth=depth
-                ):
-                    started = True
-                    yield _json(item)
-                return
-            except PluginError as exc:
-                # Another credential of a load-balanced pool may be tried, unless output already
-                # left (a stream cannot be taken back) or every credential has failed.
-                retry = (
-                    pick is not None
-                    and self.credentials is not None
-                    and self.credentials.report_failure(tenant_id, pick, exc)
-                )
-                if not retry or started or pick is None or pick.id in tried:
-                    raise
-                tried.add(pick.id)
+        pick: CredentialPick | None = None
+        try:
+            if not isinstance(provider, str) or not provider or not isinstance(model, str) or not model:
+                raise PluginInvalidArgument("a model call needs a 'provider' and a 'model' name")
+            if "credentials" in args:
+                raise PluginInvalidArgument("model calls may not carry credentials: the workspace's are used")
+            target = self.resolve(provider, model)
+            self.model_schema(target, model_type)
+            operation = OPERATIONS[ModelType(model_type)]
+            while True:
+                pick = None
+                if self.credentials is not None:
+                    pick = await self.credentials.pick(tenant_id, target.provider, target.model, model_type)
+                call = {**args, "model": target.model, "credentials": pick.values if pick else {}}
+                started = False
+                try:
+                    async for item in self._invoke(
+                        "model_provider", target.provider, operation, call, tenant_id=tenant_id, depth=depth
+                    ):
+                        started = True
+                        # As the provider gave it: an inline caller takes the object itself, and
+                        # the remote kernel service serialises it on the way out.
+                        yield item
+                    return
+                except PluginError as exc:
+                    error = invoke_error(exc, pick.secrets if pick else ())
+                    # Another credential of a load-balanced pool may be tried, unless output already
+                    # left (a stream cannot be taken back) or every credential has failed.
+                    retry = (
+                        pick is not None
+                        and self.credentials is not None
+                        and self.credentials.report_failure(tenant_id, pick, error)
+                    )
+                    if not retry or started or pick is None or pick.id in tried:
+                        raise error from None
+                    tried.add(pick.id)
+        except PluginError as exc:
+            raise invoke_error(exc, pick.secrets if pick else ()) from None

@@ -1,0 +1,359 @@
+"""``treadle models`` and ``treadle tools``: workspace credentials, default models and load balancing
+from the command line, for operators until the console API has them.
+
+Commands that save validate through the installed plugins, so they start them (and stop them again);
+listings only read the data directory. Secret values are only ever printed masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from .config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from .models import Credential
+    from .plugins import PluginSupervisor
+
+__all__ = ["models_group", "tools_group"]
+
+T = TypeVar("T")
+
+_WORKSPACE = click.option(
+    "--workspace",
+    "-w",
+    default="",
+    show_default="the CLI's workspace, as used by treadle run",
+    help="The workspace (tenant) id.",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _run(config: Path | None, work: Callable[[PluginSupervisor], Awaitable[T]], *, start: bool) -> T:
+    """Run ``work`` with a supervisor of this data directory (its plugins started if ``start``);
+    settings errors become clean CLI errors."""
+    from .models import WorkspaceSettingsError
+    from .plugins import PluginSupervisor
+
+    try:
+        settings = Settings.load(config_file=config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    async def go() -> T:
+        supervisor = PluginSupervisor(settings)
+        if start:
+            await supervisor.start()
+        try:
+            return await work(supervisor)
+        finally:
+            await supervisor.stop()
+
+    try:
+        return asyncio.run(go())
+    except WorkspaceSettingsError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _values(pairs: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="VALUES")
+        values[key.strip()] = value
+    return values
+
+
+def _provider_model(text: str) -> tuple[str, str]:
+    provider, sep, model = text.partition(":")
+    if not sep or not provider.strip() or not model.strip():
+        raise click.BadParameter(f"{text!r} is not PROVIDER:MODEL", param_hint="PROVIDER:MODEL")
+    return provider.strip(), model.strip()
+
+
+def _echo_credentials(rows: list[Credential], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no credentials")
+        return
+    for row in rows:
+        scope = row.provider + (f" {row.model_type} model {row.model}" if row.model else "")
+        values = ", ".join(f"{key}={value}" for key, value in row.values.items())
+        mark = " (default)" if row.is_default else ""
+        click.echo(f"{row.id}  {scope}  {row.name!r}{mark}  {values}")
+
+
+def _saved(row: Credential) -> None:
+    click.echo(f"saved credential {row.id} ({row.name!r}{', default' if row.is_default else ''}) of {row.provider}")
+
+
+# -- treadle models ---------------------------------------------------------------------------------
+
+
+@click.group("models")
+def models_group() -> None:
+    """Workspace model settings: provider credentials, default models, load balancing."""
+
+
+@models_group.group("credentials")
+def model_credentials() -> None:
+    """Credentials of model providers and custom models (secret fields encrypted, listed masked)."""
+
+
+@model_credentials.command("set")
+@click.argument("provider")
+@click.argument("values", nargs=-1, metavar="KEY=VALUE...")
+@click.option("--model", default="", help="Credentials of this custom model (customizable-model providers).")
+@click.option("--model-type", default="", help="The custom model's type (default: llm).")
+@click.option("--name", default="", help="Credential name; saving under an existing name replaces it.")
+@click.option("--default", "make_default", is_flag=True, help="Make it the default credential.")
+@_WORKSPACE
+@click.pass_obj
+def set_model_credentials(config: Path | None, provider: str, values: tuple[str, ...], model: str, model_type: str,
+                          name: str, make_default: bool, workspace: str) -> None:
+    """Validate credentials with the provider and save them."""
+    given = _values(values)
+
+    async def work(sup: PluginSupervisor) -> Credential:
+        return await sup.model_settings.save_credentials(
+            workspace, provider, given, model=model, model_type=model_type, name=name, default=make_default
+        )
+
+    _saved(_run(config, work, start=True))
+
+
+@model_credentials.command("list")
+@click.option("--provider", default=None, help="Only this provider's.")
+@_WORKSPACE
+@_JSON
+@click.pass_obj
+def list_model_credentials(config: Path | None, provider: str | None, workspace: str, as_json: bool) -> None:
+    """List the workspace's model credentials, secrets masked."""
+
+    async def work(sup: PluginSupervisor) -> list[Credential]:
+        return await sup.model_settings.credentials(workspace, provider)
+
+    _echo_credentials(_run(config, work, start=False), as_json)
+
+
+@model_credentials.command("default")
+@click.argument("credential_id")
+@_WORKSPACE
+@click.pass_obj
+def default_model_credentials(config: Path | None, credential_id: str, workspace: str) -> None:
+    """Make a credential the default of its provider (or custom model)."""
+
+    async def work(sup: PluginSupervisor) -> Credential:
+        return await sup.model_settings.set_default_credentials(workspace, credential_id)
+
+    row = _run(config, work, start=False)
+    click.echo(f"credential {row.id} ({row.name!r}) is now the default of {row.provider}")
+
+
+@model_credentials.command("delete")
+@click.argument("credential_id")
+@_WORKSPACE
+@click.pass_obj
+def delete_model_credentials(config: Path | None, credential_id: str, workspace: str) -> None:
+    """Delete a credential."""
+
+    async def work(sup: PluginSupervisor) -> None:
+        await sup.model_settings.delete_credentials(workspace, credential_id)
+
+    _run(config, work, start=False)
+    click.echo(f"deleted credential {credential_id}")
+
+
+@models_group.group("default")
+def default_models() -> None:
+    """The workspace's default model of each type (llm, text-embedding, rerank, tts, speech2text)."""
+
+
+@default_models.command("set")
+@click.argument("model_type")
+@click.argument("target", metavar="PROVIDER:MODEL")
+@_WORKSPACE
+@click.pass_obj
+def set_default_model(config: Path | None, model_type: str, target: str, workspace: str) -> None:
+    """Set the default model of MODEL_TYPE (llm is the system reasoning model)."""
+    provider, model = _provider_model(target)
+
+    async def work(sup: PluginSupervisor) -> None:
+        await sup.model_settings.set_default_model(workspace, model_type, provider, model)
+
+    _run(config, work, start=True)
+    click.echo(f"default {model_type} model: {provider}:{model}")
+
+
+@default_models.command("unset")
+@click.argument("model_type")
+@_WORKSPACE
+@click.pass_obj
+def unset_default_model(config: Path | None, model_type: str, workspace: str) -> None:
+    """Remove the default model of MODEL_TYPE."""
+
+    async def work(sup: PluginSupervisor) -> None:
+        await sup.model_settings.clear_default_model(workspace, model_type)
+
+    _run(config, work, start=False)
+    click.echo(f"no default {model_type} model")
+
+
+@default_models.command("list")
+@_WORKSPACE
+@_JSON
+@click.pass_obj
+def list_default_models(config: Path | None, workspace: str, as_json: bool) -> None:
+    """List the default models."""
+    from .models import DEFAULT_MODEL_TYPES
+
+    async def work(sup: PluginSupervisor) -> dict[str, tuple[str, str]]:
+        return await sup.model_settings.default_models(workspace)
+
+    found = _run(config, work, start=False)
+    if as_json:
+        click.echo(json.dumps({k: {"provider": p, "model": m} for k, (p, m) in found.items()}, indent=2))
+        return
+    for model_type in DEFAULT_MODEL_TYPES:
+        provider_model = found.get(model_type)
+        click.echo(f"{model_type:<16}{':'.join(provider_model) if provider_model else '-'}")
+
+
+@models_group.group("balance")
+def balance() -> None:
+    """Load balancing: round-robin over a pool of credentials per model (list an id twice to double
+    its share; __inherit__ stands for the model's default credential)."""
+
+
+@balance.command("set")
+@click.argument("target", metavar="PROVIDER:MODEL")
+@click.argument("pool", nargs=-1, required=True, metavar="CREDENTIAL_ID...")
+@click.option("--model-type", default="llm", show_default=True)
+@_WORKSPACE
+@click.pass_obj
+def set_balance(config: Path | None, target: str, pool: tuple[str, ...], model_type: str, workspace: str) -> None:
+    """Balance a model's calls over a pool of at least two credentials."""
+    provider, model = _provider_model(target)
+
+    async def work(sup: PluginSupervisor) -> None:
+        await sup.model_settings.set_load_balancing(workspace, provider, model, model_type, pool=pool)
+
+    _run(config, work, start=True)
+    click.echo(f"load balancing of {provider}:{model} over {len(pool)} credentials")
+
+
+@balance.command("off")
+@click.argument("target", metavar="PROVIDER:MODEL")
+@click.option("--model-type", default="llm", show_default=True)
+@_WORKSPACE
+@click.pass_obj
+def balance_off(config: Path | None, target: str, model_type: str, workspace: str) -> None:
+    """Go back to the model's single default credential (the pool is kept)."""
+    provider, model = _provider_model(target)
+
+    async def work(sup: PluginSupervisor) -> None:
+        await sup.model_settings.set_load_balancing(workspace, provider, model, model_type, enabled=False)
+
+    _run(config, work, start=True)
+    click.echo(f"load balancing of {provider}:{model} is off")
+
+
+@balance.command("list")
+@_WORKSPACE
+@_JSON
+@click.pass_obj
+def list_balance(config: Path | None, workspace: str, as_json: bool) -> None:
+    """List the models' credential pools."""
+
+    async def work(sup: PluginSupervisor) -> list[dict[str, Any]]:
+        return [b.as_dict() for b in await sup.model_settings.load_balancing(workspace)]
+
+    rows = _run(config, work, start=False)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        state = "on" if row["enabled"] else "off"
+        click.echo(f"{row['provider']}:{row['model']} ({row['model_type']}) {state}: {' '.join(row['pool'])}")
+
+
+# -- treadle tools ----------------------------------------------------------------------------------
+
+
+@click.group("tools")
+def tools_group() -> None:
+    """Workspace tool settings."""
+
+
+@tools_group.group("credentials")
+def tool_credentials() -> None:
+    """Credentials of tool providers (secret fields encrypted, listed masked)."""
+
+
+@tool_credentials.command("set")
+@click.argument("provider")
+@click.argument("values", nargs=-1, metavar="KEY=VALUE...")
+@click.option("--name", default="", help="Credential name; saving under an existing name replaces it.")
+@click.option("--default", "make_default", is_flag=True, help="Make it the provider's default credential.")
+@_WORKSPACE
+@click.pass_obj
+def set_tool_credentials(config: Path | None, provider: str, values: tuple[str, ...], name: str,
+                         make_default: bool, workspace: str) -> None:
+    """Validate credentials with the tool provider and save them."""
+    given = _values(values)
+
+    async def work(sup: PluginSupervisor) -> Credential:
+        return await sup.tool_credentials.save_credentials(workspace, provider, given, name=name, default=make_default)
+
+    _saved(_run(config, work, start=True))
+
+
+@tool_credentials.command("list")
+@click.option("--provider", default=None, help="Only this provider's.")
+@_WORKSPACE
+@_JSON
+@click.pass_obj
+def list_tool_credentials(config: Path | None, provider: str | None, workspace: str, as_json: bool) -> None:
+    """List the workspace's tool credentials, secrets masked."""
+
+    async def work(sup: PluginSupervisor) -> list[Credential]:
+        return await sup.tool_credentials.credentials(workspace, provider)
+
+    _echo_credentials(_run(config, work, start=False), as_json)
+
+
+@tool_credentials.command("default")
+@click.argument("credential_id")
+@_WORKSPACE
+@click.pass_obj
+def default_tool_credentials(config: Path | None, credential_id: str, workspace: str) -> None:
+    """Make a credential the default of its tool provider."""
+
+    async def work(sup: PluginSupervisor) -> Credential:
+        return await sup.tool_credentials.set_default_credentials(workspace, credential_id)
+
+    row = _run(config, work, start=False)
+    click.echo(f"credential {row.id} ({row.name!r}) is now the default of {row.provider}")
+
+
+@tool_credentials.command("delete")
+@click.argument("credential_id")
+@_WORKSPACE
+@click.pass_obj
+def delete_tool_credentials(config: Path | None, credential_id: str, workspace: str) -> None:
+    """Delete a tool credential."""
+
+    async def work(sup: PluginSupervisor) -> None:
+        await sup.tool_credentials.delete_credentials(workspace, credential_id)
+
+    _run(config, work, start=False)
+    click.echo(f"deleted credential {credential_id}")

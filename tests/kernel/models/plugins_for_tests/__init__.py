@@ -1,0 +1,1 @@
+"""Throwaway plugins of the workspace settings tests."""
