@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from pydantic import BaseModel
-from treadle_sdk.errors import PluginInvalidArgument, PluginNotFound
+from treadle_sdk.errors import PluginError, PluginInvalidArgument, PluginNotFound
 from treadle_sdk.schemas import ToolProviderSchema, ToolSchema
 
 from ..graph.provider_ids import parse_provider_id
+from ..models.errors import scrubbed
 
 __all__ = ["PluginTools", "ToolCredentialSource", "ToolManager", "ToolSource"]
 
@@ -106,10 +107,15 @@ class PluginTools:
         if self.credentials is not None:
             credentials = await self.credentials.tool_credentials(tenant_id, schema.name, credential_id)
         args = {"tool": tool, "parameters": parameters, "credentials": credentials}
-        async for message in self._invoke(
-            "tool_provider", schema.name, "invoke_tool", args, tenant_id=tenant_id, depth=depth
-        ):
-            yield _json(message)
+        try:
+            async for message in self._invoke(
+                "tool_provider", schema.name, "invoke_tool", args, tenant_id=tenant_id, depth=depth
+            ):
+                yield _json(message)
+        except PluginError as exc:
+            # A tool may echo the key it was refused with; it must not reach run records or logs.
+            secret = {spec.name for spec in schema.credentials if spec.type == "secret-input"}
+            raise scrubbed(exc, [str(v) for k, v in credentials.items() if k in secret]) from None
 
 
 class ToolManager:

@@ -1,0 +1,35 @@
+"""Errors of the tool kinds the kernel serves itself (custom OpenAPI tools, workflow tools).
+
+:class:`OpenAPISpecError` is an import-time error (a bad document), raised to whoever imports it.
+:class:`ToolInvokeError` is a call-time error; it is a :class:`~treadle_sdk.errors.PluginFailed` so
+that it crosses back to the plugin or node that called the tool with its ``details["error_type"]``
+(``ToolInvokeError``, Dify's name), as the request tool's own errors do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from treadle_sdk.errors import PluginFailed
+
+__all__ = ["OpenAPISpecError", "ToolInvokeError"]
+
+
+class OpenAPISpecError(ValueError):
+    """An OpenAPI (or Swagger) document cannot become tools. ``path`` says where in the document,
+    written as ``paths["/pets/{id}"].get.parameters[0].schema`` (``(document)`` for the whole)."""
+
+    def __init__(self, message: str, path: str = "(document)") -> None:
+        self.message = message
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class ToolInvokeError(PluginFailed):
+    """A tool of the workspace failed while running (a workflow tool's run failed, or it would nest
+    workflows too deeply)."""
+
+    error_type = "ToolInvokeError"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"error_type": self.error_type, **(details or {})})
