@@ -45,7 +45,7 @@ def _result(args: InvokeToolArgs) -> Any:
     if args.tool == "not_iterable":
         return 42
     if args.tool == "not_json":
-        return [JsonMessage(json_object=Unserialisable())]
+        return [JsonMessage(json_object={"value": Unserialisable()})]
     raise AssertionError(f"no behaviour {args.tool!r}")
 
 
