@@ -18,18 +18,22 @@ def layout(groups: list[GroupPlan]) -> dict[str, tuple[bool, list[str]]]:
 def test_first_party_plugins_share_one_host_process_by_default() -> None:
     groups = plan_groups(PluginSettings())
     first_party_out_of_process = [
-        "anthropic",
         "basic-tools",
         "code-node",
         "doc-extractor",
         "fake",
         "http-node",
+        "json-process",
         "local-embeddings",
-        "openai-compat",
+        "openapi-tools",
         "schedule-trigger",
+        "text-tools",
+        "webscraper",
     ]
     assert layout(groups)[FIRST_PARTY_GROUP] == (False, first_party_out_of_process)
-    assert layout(groups)["inline"] == (True, ["core-nodes"])  # control-flow nodes: DESIGN.md default placement
+    # DESIGN.md default placement, and the network model providers (bench/model_stream.py)
+    inline = ["agent-nodes", "anthropic", "core-nodes", "llm-nodes", "openai-compat"]
+    assert layout(groups)["inline"] == (True, inline)
     (first_party,) = [group for group in groups if group.name == FIRST_PARTY_GROUP]
     specs = {spec.name: spec for spec in first_party.plugins}
     assert specs["fake"].distribution == "treadle-plugin-fake"

@@ -36,12 +36,31 @@ FIRST_PARTY_DISTRIBUTIONS = frozenset(
         "treadle-plugin-openai-compat",
         "treadle-plugin-anthropic",
         "treadle-plugin-local-embeddings",
+        "treadle-plugin-llm-nodes",
+        "treadle-plugin-openapi-tools",
+        "treadle-plugin-agent-nodes",
+        "treadle-plugin-json-process",
+        "treadle-plugin-text-tools",
+        "treadle-plugin-webscraper",
     }
 )
 
-#: First-party distributions that run inline unless placed otherwise: the control-flow node types
-#: execute no foreign code and sit on the engine's hot path (DESIGN.md, "Default placement").
-INLINE_BY_DEFAULT = frozenset({"treadle-plugin-core-nodes"})
+#: First-party distributions that run inline unless placed otherwise (DESIGN.md, "Default placement",
+#: and the note on model providers in docs/plugins/placement.md):
+#: - the control-flow, llm-family and agent node types execute no foreign code and sit on the engine's
+#:   hot path;
+#: - the network model providers are our own async code that only speaks HTTP, and every streamed
+#:   chunk they relay out of process wakes two sleeping processes (measured by bench/model_stream.py:
+#:   +130-300 us per chunk on a VM, against a 50 us budget).
+INLINE_BY_DEFAULT = frozenset(
+    {
+        "treadle-plugin-core-nodes",
+        "treadle-plugin-agent-nodes",
+        "treadle-plugin-llm-nodes",
+        "treadle-plugin-openai-compat",
+        "treadle-plugin-anthropic",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 from treadle_sdk.dispatch import call_name
 from treadle_sdk.errors import (
     PluginError,
@@ -40,6 +41,13 @@ log = logging.getLogger(__name__)
 
 #: A host that stayed up this long before crashing restarts after the initial backoff again.
 _STABLE_SECONDS = 60.0
+
+
+def _model_json(value: Any) -> Any:
+    """orjson's fallback: pydantic models (a provider's chunks, passed through as they came)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class RemoteHost(PluginHostHandle):
@@ -286,7 +294,7 @@ class RemoteHost(PluginHostHandle):
             scope = self.services.scope_for(request.token, self.group)
             payload = json.loads(request.payload) if request.payload else {}
             async for item in self.services.handle(scope, request.method, payload):
-                conn.reply_chunk(call_id, data=orjson.dumps(item))
+                conn.reply_chunk(call_id, data=orjson.dumps(item, default=_model_json))
             conn.reply_end(call_id)
         except PluginError as exc:
             if not conn.closed:

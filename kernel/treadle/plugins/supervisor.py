@@ -18,8 +18,16 @@ from treadle_sdk.registry import ExtensionEntry
 from treadle_sdk.schemas import ModelProviderSchema, ToolProviderSchema
 
 from ..config import Settings
-from ..models import ModelManager, ModelMapping
-from ..tools import PluginTools, ToolManager
+from ..models import (
+    CredentialVault,
+    ModelManager,
+    ModelMapping,
+    SecretCipher,
+    SettingsStore,
+    SqliteSettingsStore,
+    WorkspaceModelSettings,
+)
+from ..tools import ApiTools, PluginTools, SQLiteApiToolStore, ToolManager, WorkflowTools, WorkspaceToolCredentials
 from .hosts import PluginHostHandle, PluginRecord
 from .inline import InlineHost, InlineKernelClient
 from .kernel_services import AppInvoker, ConversationHistory, InvocationScope, KernelServices
@@ -52,6 +60,7 @@ class PluginSupervisor:
         history: ConversationHistory | None = None,
         groups: list[GroupPlan] | None = None,
         model_mapping: ModelMapping | None = None,
+        settings_store: SettingsStore | None = None,
     ) -> None:
         self.settings = settings
         self.services = KernelServices(
@@ -60,12 +69,29 @@ class PluginSupervisor:
         self.services.bind(self._nested_invoke)
         self._model_schemas: dict[str, ModelProviderSchema] = {}
         self._tool_schemas: dict[str, ToolProviderSchema] = {}
+        # Workspace credentials: in $TREADLE_HOME/models.db unless a store is given, encrypted under
+        # $TREADLE_HOME/secret_key; neither file is made before the first credential is saved.
+        self._own_store: SqliteSettingsStore | None = None
+        if settings_store is None:
+            settings_store = self._own_store = SqliteSettingsStore(settings.home / "models.db")
+        vault = CredentialVault(settings_store, SecretCipher(settings.home / "secret_key"))
+        self.model_settings = WorkspaceModelSettings(vault, self)
+        self.tool_credentials = WorkspaceToolCredentials(vault, self)
         self.models = ModelManager(
             self._nested_invoke,
             lambda: self._model_schemas,
             mapping=model_mapping if model_mapping is not None else ModelMapping(settings.models.map),
+            credentials=self.model_settings,
         )
-        self.tools = ToolManager(PluginTools(self._nested_invoke, lambda: self._tool_schemas))
+        self.tools = ToolManager(PluginTools(self._nested_invoke, lambda: self._tool_schemas, self.tool_credentials))
+        # Custom OpenAPI tools (provider_type "api"), their keys encrypted like model credentials, and
+        # workflows registered as tools (provider_type "workflow").
+        self.api_tools = ApiTools(self._nested_invoke, SQLiteApiToolStore(settings.home / "tools.db", vault.cipher))
+        self.tools.add_source("api", self.api_tools)
+        from .node_factory import PluginNodeFactory  # node_factory imports this module
+
+        self.workflow_tools = WorkflowTools(self, PluginNodeFactory(self))
+        self.tools.add_source("workflow", self.workflow_tools)
         self.services.models = self.models
         self.services.tools = self.tools
         self._groups = groups
@@ -96,6 +122,8 @@ class PluginSupervisor:
 
     async def stop(self) -> None:
         await asyncio.gather(*(host.stop() for host in self.hosts.values()), return_exceptions=True)
+        if self._own_store is not None:
+            self._own_store.close()
         if self._socket_dir is not None and self._socket_dir != self.settings.socket_dir:
             # The private temporary directory socket_dir_for made, empty once the hosts are stopped.
             with contextlib.suppress(OSError):
