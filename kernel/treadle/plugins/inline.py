@@ -13,7 +13,7 @@ from treadle_sdk.host import load_registry
 from treadle_sdk.registry import ExtensionEntry
 
 from .hosts import HostState, PluginHostHandle, PluginRecord, with_deadline
-from .kernel_services import KernelServices
+from .kernel_services import InvocationScope, KernelServices
 from .placement import GroupPlan
 
 __all__ = ["InlineHost", "InlineKernelClient"]
@@ -26,6 +26,10 @@ class InlineKernelClient(KernelClient):
         super().__init__(loop, token)
         self._services = services
         self._group = group
+
+    def scope(self) -> InvocationScope:
+        """Whom this client calls for: the tenant, and how deep in nested calls it is."""
+        return self._services.scope_for(self.token, self._group)
 
     async def astream(self, method: str, payload: dict[str, Any]) -> AsyncIterator[Any]:
         scope = self._services.scope_for(self.token, self._group)

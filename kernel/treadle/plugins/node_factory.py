@@ -11,6 +11,7 @@ from treadle_sdk.extensions import ExtensionKind, NodeEvent, NodeType
 from treadle_sdk.nodes import NodeResult, NodeRunError, NodeRuntime, PreparedNode
 
 from ..graph.graph import NodeSpec
+from .inline import InlineKernelClient
 from .supervisor import PluginSupervisor
 
 __all__ = ["PluginNodeFactory", "RemoteNode"]
@@ -23,7 +24,9 @@ class RemoteNode(PreparedNode):
         self.supervisor = supervisor
         self.spec = spec
         self.config: Mapping[str, Any] = spec.data
-        self._selectors = self.selectors()
+        # What the config references, plus the run's system variables, which node types read
+        # without naming them (memory reads sys.conversation_id, vision defaults to sys.files).
+        self._selectors = list(dict.fromkeys([*self.selectors(), *SYSTEM_SELECTORS]))
 
     async def run(self, rt: NodeRuntime) -> NodeResult:
         variables = []
@@ -32,9 +35,16 @@ class RemoteNode(PreparedNode):
             if value is not _MISSING:
                 variables.append([list(selector), value])
         payload = {"node_id": self.spec.id, "config": dict(self.spec.data), "variables": variables}
+        # The node's own kernel calls are made for the run's workspace, one level deeper.
+        tenant_id, depth = "", 0
+        if isinstance(rt.kernel, InlineKernelClient):
+            scope = rt.kernel.scope()
+            tenant_id, depth = scope.tenant_id, scope.depth + 1
         result: NodeResult | None = None
         try:
-            async for event in self.supervisor.invoke(ExtensionKind.NODE_TYPE, self.spec.type, "run", payload):
+            async for event in self.supervisor.invoke(
+                ExtensionKind.NODE_TYPE, self.spec.type, "run", payload, tenant_id=tenant_id, depth=depth
+            ):
                 assert isinstance(event, NodeEvent)
                 if event.type == "chunk" and event.variable is not None:
                     rt.emit(event.variable, event.chunk or "")
@@ -58,6 +68,15 @@ class RemoteNode(PreparedNode):
 
 
 _MISSING = object()
+
+#: The system variables sent to every node run in a plugin host (VAR-SYS-WORKFLOW, VAR-SYS-CHATFLOW).
+SYSTEM_SELECTORS: tuple[tuple[str, str], ...] = tuple(
+    ("sys", name)
+    for name in (
+        "user_id", "app_id", "workflow_id", "workflow_run_id", "timestamp", "files",
+        "query", "conversation_id", "dialogue_count",
+    )
+)
 
 
 class PluginNodeFactory:
