@@ -106,6 +106,22 @@ async def test_python_cannot_reach_the_hosts_loopback(server: EchoServer) -> Non
     await assert_unharmed(server)
 
 
+async def test_requests_imports_but_reaches_nothing(server: EchoServer) -> None:
+    """NODE-CODE: requests is among the sandbox's packages (corpus file form-chat-demo imports it),
+    and the sandbox still has no network."""
+    code = (
+        "import requests\n"
+        "def main(port):\n"
+        "    try:\n"
+        "        requests.get(f'http://127.0.0.1:{port}/', timeout=5)\n"
+        "    except requests.ConnectionError:\n"
+        "        return {'reached': False}\n"
+        "    return {'reached': True}\n"
+    )
+    assert await run(code, {"port": server.port}, outputs={"reached": "boolean"}) == {"reached": False}
+    assert server.connections == 0
+
+
 async def test_python_cannot_resolve_names_or_reach_outside_addresses() -> None:
     code = (
         "import socket\n"

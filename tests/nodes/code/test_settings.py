@@ -14,7 +14,7 @@ def test_the_defaults_are_the_documented_limits() -> None:
     assert settings.outputs == OutputLimits(
         max_string_length=80_000, max_number=999_999_999, min_number=-999_999_999, max_precision=10, max_depth=5
     )
-    assert settings.python_packages == ("json-repair", "numpy", "pandas")
+    assert settings.python_packages == ("json-repair", "numpy", "pandas", "requests")
     assert settings.unsafe is False
 
 

@@ -29,8 +29,10 @@ NODE_LIMITS: dict[str, type[int] | type[float]] = {
 }
 #: What Python code may import besides the standard library, unless TREADLE_CODE_PYTHON_PACKAGES
 #: says otherwise: json-repair, which Dify workflows use to mend JSON written by models, and the
-#: numpy and pandas Dify's sandbox comes with (NODE-CODE); each with what it requires.
-DEFAULT_PYTHON_PACKAGES = ("json-repair", "numpy", "pandas")
+#: numpy, pandas and requests Dify's sandbox comes with (NODE-CODE); each with what it requires.
+#: The sandbox has no network, so requests imports (as in corpus file form-chat-demo) but cannot
+#: reach anything.
+DEFAULT_PYTHON_PACKAGES = ("json-repair", "numpy", "pandas", "requests")
 _Number = TypeVar("_Number", int, float)
 
 
