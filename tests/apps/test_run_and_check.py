@@ -160,3 +160,55 @@ def test_check_of_invalid_yaml_names_line_and_column(tmp_path: Path) -> None:
     assert result.exit_code == 1
     message = json.loads(result.output)["problems"][0]["message"]
     assert "line" in message
+
+
+def openai_chatflow(tmp_path: Path) -> Path:
+    """A chatflow written for OpenAI: its LLM node names langgenius/openai/openai and gpt-4o."""
+    llm = {"id": "llm", "data": {
+        "type": "llm", "title": "LLM",
+        "model": {"provider": "langgenius/openai/openai", "name": "gpt-4o", "mode": "chat", "completion_params": {}},
+        "prompt_template": [{"role": "user", "text": "{{#sys.query#}}"}],
+        "context": {"enabled": False}, "vision": {"enabled": False},
+    }}
+    answer = {"id": "answer", "data": {"type": "answer", "title": "Answer", "answer": "{{#llm.text#}}"}}
+    start = {"id": "start", "data": {"type": "start", "title": "Start", "variables": []}}
+    return write_app(tmp_path, "advanced-chat", [start, llm, answer], [edge("start", "llm"), edge("llm", "answer")])
+
+
+def test_run_maps_the_dsls_models_to_an_installed_provider(tmp_path: Path) -> None:
+    """Issue 4, deliverable 7: ``--models fake:echo`` runs a DSL written for OpenAI on the fake
+    provider's echo model (NODE-LLM)."""
+    result = CliRunner().invoke(
+        main, ["run", str(openai_chatflow(tmp_path)), "--query", "hello there", "--models", "fake:echo", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["status"] == "succeeded"
+    assert body["answer"] == "hello there"
+
+
+def test_run_maps_single_providers_and_the_config_file_maps_too(tmp_path: Path, home: Path) -> None:
+    """``SOURCE=TARGET`` rules, and ``[models] map`` in treadle.toml, which --models overrides."""
+    path = openai_chatflow(tmp_path)
+    result = CliRunner().invoke(
+        main, ["run", str(path), "--query", "one", "--models", "openai:gpt-4o=fake:echo", "--json"]
+    )
+    assert json.loads(result.output)["answer"] == "one", result.output
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "treadle.toml").write_text('[models]\nmap = { openai = "fake:echo" }\n')
+    result = CliRunner().invoke(main, ["run", str(path), "--query", "two", "--json"])
+    assert json.loads(result.output)["answer"] == "two", result.output
+    result = CliRunner().invoke(main, ["run", str(path), "--query", "x", "--models", "openai=nowhere", "--json"])
+    body = json.loads(result.output)
+    assert body["status"] == "failed"
+    assert "model mapping sends 'langgenius/openai/openai' to provider 'nowhere', which is not installed" in body["error"]
+
+
+def test_run_without_a_mapping_names_the_missing_provider(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(openai_chatflow(tmp_path)), "--query", "hi", "--json"])
+    assert result.exit_code == 1, result.output
+    body = json.loads(result.output)
+    assert body["status"] == "failed"
+    assert body["failed_node"] == "llm"
+    assert "model provider 'langgenius/openai/openai' (model 'gpt-4o') is not installed" in body["error"]
+    assert "--models PROVIDER[:MODEL]" in body["error"]
