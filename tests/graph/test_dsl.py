@@ -767,8 +767,11 @@ def test_dependencies_of_a_graph() -> None:
                 "tools": {
                     "type": "constant",
                     "value": [
-                        {"provider_name": "langgenius/tavily/tavily", "tool_name": "search", "type": "builtin"},
+                        {"provider_name": "langgenius/tavily/tavily", "tool_name": "search", "type": "builtin",
+                         "enabled": True},
+                        # Off, and (below) off by default: the agent node leaves both out.
                         {"provider_name": "duckduckgo", "tool_name": "search", "enabled": False},
+                        {"provider_name": "wikipedia", "tool_name": "search"},
                         {"provider_name": "mcp-server-id", "tool_name": "x", "type": "mcp"},
                     ],
                 },

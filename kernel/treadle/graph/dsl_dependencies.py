@@ -118,9 +118,10 @@ def _agent(data: Mapping[str, Any], node_id: str, path: str) -> Iterator[_Mentio
     )
     tools = _get(parameters, "tools", "value")
     for index, tool in enumerate(tools if isinstance(tools, list) else []):
+        # The agent node uses only tools marked enabled (a missing flag is off, as in Dify).
         if (
             isinstance(tool, Mapping)
-            and tool.get("enabled", True)
+            and tool.get("enabled", False)
             and tool.get("type", "builtin") in PLUGIN_TOOL_PROVIDER_TYPES
         ):
             yield from _mention(
