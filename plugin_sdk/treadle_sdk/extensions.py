@@ -169,6 +169,11 @@ class Extension:
     def name(self) -> str:
         return str(self.schema.name)
 
+    async def aclose(self) -> None:
+        """Release what the extension holds (HTTP clients, open files); called once when its host
+        stops, inline or out of process. The default holds nothing."""
+        return None
+
     def operations(self) -> dict[str, OperationSpec]:
         """The operations this extension implements (those its kind declares and it overrides)."""
         specs = operation_specs(self.kind)

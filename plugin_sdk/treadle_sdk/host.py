@@ -277,6 +277,7 @@ async def serve(registry: Registry, group: str, socket_path: str, *, max_workers
     await done.wait()
     listener.close()
     server.shutdown()
+    await registry.extensions.aclose()
     for conn in current:
         conn.close()
     with contextlib.suppress(FileNotFoundError):

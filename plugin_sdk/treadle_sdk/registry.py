@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError, RegistrationError
 from .extensions import Extension, ExtensionKind, ToolProvider, base_class
+
+log = logging.getLogger(__name__)
 
 __all__ = ["REGISTRATION_HOOKS", "ExtensionEntry", "ExtensionTable", "LoadedPlugin", "Registry", "find_entry_points"]
 
@@ -108,6 +111,20 @@ class ExtensionTable:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    async def aclose(self) -> None:
+        """Let every extension release what it holds (:meth:`Extension.aclose`), once each, when
+        its host stops; a failure is logged and the others still close."""
+        closed: set[int] = set()
+        for entry in self:
+            ext = entry.extension
+            if ext is None or id(ext) in closed:
+                continue
+            closed.add(id(ext))
+            try:
+                await ext.aclose()
+            except Exception:
+                log.exception("closing %s %r of plugin %r failed", entry.kind.value, entry.name, entry.plugin)
 
 
 def find_entry_points(names: Iterable[str] | None = None) -> list[importlib.metadata.EntryPoint]:

@@ -261,3 +261,18 @@ async def test_a_name_claimed_by_two_hosts_goes_to_the_first_group(first: str, s
                 f"tool_provider 'shared' is already registered by plugin {plugin_path('colliding', 'FIRST')!r}"
             )
             assert row_of(supervisor, plugin_path("colliding", "FIRST"))["error"] == ""
+
+
+@pytest.mark.parametrize("placement", ["inline", "process"])
+async def test_stopping_a_host_closes_its_extensions(placement: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Extension.aclose runs once per extension when its host stops, inline or out of process, so
+    HTTP clients and files are released."""
+    with short_home() as home:
+        marker = home / "closed.txt"
+        monkeypatch.setenv("TREADLE_TEST_CLOSED", str(marker))
+        async with PluginSupervisor(settings_in(home), groups=[plan("g", placement, spec("closing"))]) as supervisor:
+            assert await call_tool(supervisor, "closing", "noop") == [TextMessage(text="ok")]
+            assert not marker.exists()
+        # A host process closes its extensions as it exits, after the supervisor has let it go.
+        lines = await eventually(lambda: text_of(marker).splitlines(), what="the close")
+        assert len(lines) == 1

@@ -10,7 +10,7 @@ from typing import Any
 from treadle_sdk.context import CallContext, KernelClient
 from treadle_sdk.dispatch import Dispatcher, call_name
 from treadle_sdk.host import load_registry
-from treadle_sdk.registry import ExtensionEntry
+from treadle_sdk.registry import ExtensionEntry, Registry
 
 from .hosts import HostState, PluginHostHandle, PluginRecord, with_deadline
 from .kernel_services import InvocationScope, KernelServices
@@ -51,11 +51,13 @@ class InlineHost(PluginHostHandle):
         self.extensions = []
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"plugin-{plan.name}")
         self._dispatcher: Dispatcher | None = None
+        self._registry: Registry | None = None
 
     async def start(self) -> None:
         registry = load_registry(
             [p.name for p in self.plan.plugins if not p.path], [p.path for p in self.plan.plugins if p.path]
         )
+        self._registry = registry
         self._dispatcher = Dispatcher(registry.extensions, self._executor, check_json=True)
         self.plugins = [
             PluginRecord(p.name, p.distribution, p.version, p.load_error) for p in registry.plugins.values()
@@ -66,6 +68,8 @@ class InlineHost(PluginHostHandle):
     async def stop(self) -> None:
         self.state = HostState.STOPPED
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._registry is not None:
+            await self._registry.extensions.aclose()
 
     def invoke(
         self,
