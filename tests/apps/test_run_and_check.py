@@ -201,7 +201,8 @@ def test_run_maps_single_providers_and_the_config_file_maps_too(tmp_path: Path, 
     result = CliRunner().invoke(main, ["run", str(path), "--query", "x", "--models", "openai=nowhere", "--json"])
     body = json.loads(result.output)
     assert body["status"] == "failed"
-    assert "model mapping sends 'langgenius/openai/openai' to provider 'nowhere', which is not installed" in body["error"]
+    sent = "model mapping sends 'langgenius/openai/openai' to provider 'nowhere', which is not installed"
+    assert sent in body["error"]
 
 
 def test_run_without_a_mapping_names_the_missing_provider(tmp_path: Path) -> None:

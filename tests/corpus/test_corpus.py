@@ -10,8 +10,8 @@ import base64
 import json
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,7 +103,8 @@ def _file(data: bytes, filename: str, mime_type: str, kind: str = "document") ->
 _PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-_AUDIT = "第一条 审计意见：应收账款确认不及时。\n第二条 整改：按月对账。".encode()
+# Chinese text for Chinese apps: its full-width punctuation is meant.
+_AUDIT = "第一条 审计意见：应收账款确认不及时。\n第二条 整改：按月对账。".encode()  # noqa: RUF001
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,12 @@ MODEL_RUNS: dict[str, ModelRun] = {
     "seo-slug-generator": ModelRun({"title": "How to brew green tea at home"}),
     "python-coding-prompt": ModelRun(query="Write a function that reverses a list"),
     "translation-workflow": ModelRun(
-        {"target_lang": "English", "source_text": "春眠不觉晓，处处闻啼鸟。", "source_lang": "Chinese", "country": ""}
+        {
+            "target_lang": "English",
+            "source_text": "春眠不觉晓，处处闻啼鸟。",  # noqa: RUF001 (a Chinese poem, punctuation and all)
+            "source_lang": "Chinese",
+            "country": "",
+        }
     ),
     "form-chat-demo": ModelRun(query='{"username": "svcvit", "password": "x"}'),
     "llm-siege-game": ModelRun(query="开始游戏"),
@@ -149,10 +155,14 @@ MODEL_RUNS: dict[str, ModelRun] = {
     "xiashuo-xinyu-v2": ModelRun(query="今天心情不好"),
     "memory-test": ModelRun(query="我叫小明"),
     "prompt-generator-chatflow": ModelRun({"prompt": "写一首诗", "prompttype": "通用优化"}, query="go"),
-    "invoice-extract-aggregator": ModelRun({"file": _file(_PNG, "invoice.png", "image/png", "image")}, query="提取发票信息"),
+    "invoice-extract-aggregator": ModelRun(
+        {"file": _file(_PNG, "invoice.png", "image/png", "image")}, query="提取发票信息"
+    ),
     "finetune-corpus-builder": ModelRun({"attachments": [_file(_AUDIT, "notes.txt", "text/plain")], "trigger": "go"}),
     # Its LLM node has structured output on: the fake json model answers to the schema.
-    "audit-opinion-handling": ModelRun(query="处理审计意见", files=[_file(_AUDIT, "audit.txt", "text/plain")], model="json"),
+    "audit-opinion-handling": ModelRun(
+        query="处理审计意见", files=[_file(_AUDIT, "audit.txt", "text/plain")], model="json"
+    ),
 }
 
 

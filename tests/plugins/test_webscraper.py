@@ -7,7 +7,6 @@ import gzip
 import importlib.metadata
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import treadle_webscraper
+from support.local_server import serving
 from treadle.config import Settings
 from treadle.plugins import PluginSupervisor
 from treadle_sdk.errors import PluginFailed, PluginInvalidArgument, PluginPermissionDenied
@@ -132,15 +132,8 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[_Server]:
-    httpd = _Server()
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(_Server()) as httpd:
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def plugin_of(provider: ToolProvider) -> Any:

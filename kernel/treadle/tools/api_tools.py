@@ -20,15 +20,15 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel
 from treadle_sdk.errors import PluginError, PluginNotFound
 from treadle_sdk.schemas import ToolSchema
 
 from ..models.errors import scrubbed
 from .api_request import ApiToolCredentials, build_request
 from .api_store import ApiToolProvider, ApiToolStore, MemoryApiToolStore
+from .manager import InvokeFn, jsonable
 from .openapi import ApiSpec, parse_api_spec
 
 __all__ = ["REQUEST_PROVIDER", "REQUEST_TOOL", "ApiTools"]
@@ -38,18 +38,6 @@ REQUEST_PROVIDER = "openapi_request"
 REQUEST_TOOL = "request"
 
 _NOT_FOUND = "ToolProviderNotFoundError"
-
-
-class InvokeFn(Protocol):
-    """How extensions are invoked (``PluginSupervisor.invoke``)."""
-
-    def __call__(
-        self, kind: str, name: str, operation: str, payload: dict[str, Any], *, tenant_id: str, depth: int
-    ) -> AsyncIterator[Any]: ...
-
-
-def _json(item: Any) -> Any:
-    return item.model_dump(mode="json") if isinstance(item, BaseModel) else item
 
 
 def _check_name(name: str) -> str:
@@ -225,7 +213,7 @@ class ApiTools:
 
 async def _messages(stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
     async for message in stream:
-        yield _json(message)
+        yield jsonable(message)
 
 
 def _dump(document: Mapping[str, Any]) -> str:

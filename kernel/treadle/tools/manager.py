@@ -41,12 +41,15 @@ class ToolCredentialSource(Protocol):
 
 
 class InvokeFn(Protocol):
+    """How extensions are invoked (``PluginSupervisor.invoke``)."""
+
     def __call__(
         self, kind: str, name: str, operation: str, payload: dict[str, Any], *, tenant_id: str, depth: int
     ) -> AsyncIterator[Any]: ...
 
 
-def _json(item: Any) -> Any:
+def jsonable(item: Any) -> Any:
+    """A tool message as it travels: a model dumped to JSON values, anything else as it is."""
     return item.model_dump(mode="json") if isinstance(item, BaseModel) else item
 
 
@@ -111,7 +114,7 @@ class PluginTools:
             async for message in self._invoke(
                 "tool_provider", schema.name, "invoke_tool", args, tenant_id=tenant_id, depth=depth
             ):
-                yield _json(message)
+                yield jsonable(message)
         except PluginError as exc:
             # A tool may echo the key it was refused with; it must not reach run records or logs.
             secret = {spec.name for spec in schema.credentials if spec.type == "secret-input"}

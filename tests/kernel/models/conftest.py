@@ -41,12 +41,8 @@ def groups(placement: str = "inline") -> list[GroupPlan]:
 
 @pytest.fixture(scope="module")
 def openai() -> Iterator[KeyedOpenAIServer]:
-    server = KeyedOpenAIServer()
-    server.start()
-    try:
+    with KeyedOpenAIServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

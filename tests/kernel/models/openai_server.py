@@ -10,43 +10,27 @@ and error code, as some servers do), ``quota`` (429 ``insufficient_quota``). Unk
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from support.local_server import LocalServer
 
 
-class KeyedOpenAIServer:
-    """Runs on 127.0.0.1 at a random port in a background thread."""
+class KeyedOpenAIServer(LocalServer):
+    """OpenAI's models and chat endpoints, answering by API key; ``url`` is the ``/v1`` base URL."""
 
     def __init__(self) -> None:
         self.keys: dict[str, str] = {}
         self.labels: dict[str, str] = {}
         self.served: list[str] = []
-        app = Starlette(routes=[
+        super().__init__(Starlette(routes=[
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
-        ])
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        while not self._server.started:
-            threading.Event().wait(0.01)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(5)
-        self._sock.close()
+        ]))
+        self.url = self.url_for("/v1")
 
     def _refusal(self, request: Request) -> tuple[str, Response | None]:
         key = request.headers.get("authorization", "").removeprefix("Bearer ")

@@ -126,12 +126,8 @@ async def test_failed_connections_sit_out_ten_seconds(
 ) -> None:
     """A credential whose endpoint is down is skipped; the call goes to the next one."""
     ids = await pool(sup, openai, "A")
-    gone = KeyedOpenAIServer()
-    gone.start()
-    try:
+    with KeyedOpenAIServer() as gone:
         ids.update(await pool(sup, gone, "G"))
-    finally:
-        gone.stop()
     await sup.model_settings.set_load_balancing("t1", "openai_compat", "chat", pool=[ids["G"], ids["A"]])
     assert await answers(sup, 3) == ["A", "A", "A"]
 

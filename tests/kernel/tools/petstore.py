@@ -4,16 +4,14 @@ implements it on 127.0.0.1 and keeps every request it received."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from support.local_server import LocalServer
 
 #: The document, as a user would paste it: YAML, shared schemas under components, a server variable.
 SPEC = """
@@ -163,13 +161,13 @@ def spec_for(port: int) -> str:
     return SPEC.replace("{PORT}", str(port))
 
 
-class PetShopServer:
-    """The API with uvicorn on 127.0.0.1 at a random port, in a background thread. Every request is
-    kept in ``requests``: method, path, headers (lower-case names), query pairs, cookies and body."""
+class PetShopServer(LocalServer):
+    """The API on a :class:`LocalServer`. Every request is kept in ``requests``: method, path, headers
+    (lower-case names), query pairs, cookies and body."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[
+        super().__init__(Starlette(routes=[
             Route("/v1/pets", self.pets, methods=["GET", "POST"]),
             Route("/v1/pets/{pet_id:int}", self.pet, methods=["GET", "DELETE"]),
             Route("/v1/pets/{pet_id:int}/notes", self.notes, methods=["GET"]),
@@ -179,24 +177,9 @@ class PetShopServer:
             Route("/v1/echo", self.echo, methods=["GET"]),
             Route("/v1/count", self.count, methods=["GET"]),
             Route("/v1/openapi.yaml", self.document, methods=["GET"]),
-        ])
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
+        ]))
         self.spec = spec_for(self.port)
         self.oddities = ODDITIES.replace("{PORT}", str(self.port))
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        while not self._server.started:
-            threading.Event().wait(0.01)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(5)
-        self._sock.close()
 
     @property
     def last(self) -> dict[str, Any]:

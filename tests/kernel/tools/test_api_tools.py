@@ -28,12 +28,8 @@ TENANT = "workspace-1"
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[PetShopServer]:
-    server = PetShopServer()
-    server.start()
-    try:
+    with PetShopServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def supervisor_for(home: Any, inline: bool) -> PluginSupervisor:

@@ -24,12 +24,8 @@ STORY_TOOLS = f"{__package__}.plugins_for_tests.story_tools"
 
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[AgentModelServer]:
-    running = AgentModelServer()
-    running.start()
-    try:
+    with AgentModelServer() as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

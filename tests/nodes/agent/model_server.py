@@ -23,16 +23,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from support.local_server import LocalServer
 
 API_KEY = "sk-agent-test-0123456789"
 
@@ -84,29 +82,15 @@ async def _slowly(events: list[str]) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-class AgentModelServer:
-    """Runs the app with uvicorn on 127.0.0.1 at a random port in a background thread."""
+class AgentModelServer(LocalServer):
+    """Chat completions answered like a tool-using model; ``url`` is the ``/v1`` base URL."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         #: (model, tool name or "observation", text) of every tool result the model was sent.
         self.seen: list[tuple[str, str, str]] = []
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        while not self._server.started:
-            threading.Event().wait(0.01)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(5)
-        self._sock.close()
+        super().__init__(Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])]))
+        self.url = self.url_for("/v1")
 
     def clear(self) -> None:
         self.requests.clear()

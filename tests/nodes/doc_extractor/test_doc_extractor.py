@@ -16,8 +16,9 @@ from treadle_doc_extractor import (
     TextExtractionError,
     UnsupportedFileTypeError,
 )
-from treadle_http_node import FileReadError, file_value
+from treadle_http_node import FileReadError
 from treadle_sdk.errors import PluginFailed
+from treadle_sdk.files import file_value
 from treadle_sdk.nodes import NodeConfigError, NodeResult, WireRuntime
 from treadle_sdk.testing import ainvoke
 

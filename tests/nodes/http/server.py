@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from support.local_server import serving
+
 __all__ = ["CannedResponse", "LocalServer", "local_server"]
 
 #: The most an endless response sends before it stops by itself.
@@ -136,7 +138,6 @@ class LocalServer:
         self.endless_sent = 0
         self.endless_done = threading.Event()
         self.unread_done = threading.Event()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     def url(self, path: str = "/") -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}{path}"
@@ -150,11 +151,8 @@ class LocalServer:
 @contextmanager
 def local_server(ssl_context: ssl.SSLContext | None = None) -> Iterator[LocalServer]:
     server = LocalServer(ssl_context)
-    server._thread.start()
-    try:
-        yield server
-    finally:
-        server.unread_done.set()
-        server._httpd.shutdown()
-        server._httpd.server_close()
-        server._thread.join(timeout=5)
+    with serving(server._httpd):
+        try:
+            yield server
+        finally:
+            server.unread_done.set()

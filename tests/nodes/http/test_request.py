@@ -14,8 +14,8 @@ from treadle_http_node import (
     HttpRequestNodeError,
     InvalidURLError,
     RequestBodyError,
-    file_value,
 )
+from treadle_sdk.files import file_value
 from treadle_sdk.nodes import NodeConfigError, VariableNotFound
 
 from .server import LocalServer

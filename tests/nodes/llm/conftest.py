@@ -18,12 +18,8 @@ FIXTURE = f"{__package__}.plugins_for_tests.fixture_node"
 
 @pytest.fixture(scope="module")
 def chat_server() -> Iterator[ChatServer]:
-    running = ChatServer()
-    running.start()
-    try:
+    with ChatServer() as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from support.local_server import LocalServer
 
 API_KEY = "sk-llm-nodes-test-key"
 
@@ -65,28 +63,14 @@ async def _events(reply: Reply) -> AsyncIterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
-class ChatServer:
-    """Runs the app with uvicorn on 127.0.0.1 at a random port in a background thread."""
+class ChatServer(LocalServer):
+    """Chat completions answered with the queued replies; ``url`` is the ``/v1`` base URL."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self._replies: dict[str, list[Reply]] = {}
-        app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        while not self._server.started:
-            threading.Event().wait(0.01)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(5)
-        self._sock.close()
+        super().__init__(Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])]))
+        self.url = self.url_for("/v1")
 
     def reply(self, model: str, *replies: Reply | str) -> None:
         """Queue answers for ``model`` (a string is a text answer streamed a word at a time)."""

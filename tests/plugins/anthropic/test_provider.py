@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import treadle_anthropic
+from support.local_server import closed_port
 from treadle_sdk.context import CallContext
 from treadle_sdk.dispatch import Dispatcher
 from treadle_sdk.errors import PluginInvalidArgument
@@ -293,9 +293,7 @@ async def test_stream_cut_before_message_stop_is_an_error(plugin, server) -> Non
 
 
 async def test_connection_refused(plugin) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     with pytest.raises(InvokeConnectionError) as caught:
         await call(plugin, f"http://127.0.0.1:{port}")
     assert f"127.0.0.1:{port}" in str(caught.value) and KEY not in str(caught.value)

@@ -14,12 +14,8 @@ from .server import OpenAIServer
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[OpenAIServer]:
-    running = OpenAIServer()
-    running.start()
-    try:
+    with OpenAIServer() as running:
         yield running
-    finally:
-        running.stop()
 
 
 class _Plugin:

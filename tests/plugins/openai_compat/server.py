@@ -10,16 +10,14 @@ import asyncio
 import email.parser
 import email.policy
 import json
-import socket
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from support.local_server import LocalServer
 
 API_KEY = "sk-test-secret-0123456789"
 
@@ -123,12 +121,12 @@ async def _odd_pieces(text: str | bytes, size: int) -> AsyncIterator[bytes]:
         await asyncio.sleep(0.001)  # so pieces reach the client as separate reads
 
 
-class OpenAIServer:
-    """Runs the app with uvicorn on 127.0.0.1 at a random port in a background thread."""
+class OpenAIServer(LocalServer):
+    """OpenAI's endpoints, answered by model name; ``url`` is the ``/v1`` base URL."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[
+        super().__init__(Starlette(routes=[
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/completions", self.completions, methods=["POST"]),
             Route("/v1/audio/speech", self.speech, methods=["POST"]),
@@ -137,23 +135,8 @@ class OpenAIServer:
             Route("/v1/embeddings", self.embeddings, methods=["POST"]),
             Route("/v1/rerank", self.rerank, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
-        ])
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-        while not self._server.started:
-            threading.Event().wait(0.01)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(5)
-        self._sock.close()
+        ]))
+        self.url = self.url_for("/v1")
 
     async def _record(self, request: Request) -> dict[str, Any]:
         raw = await request.body()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import json
-import socket
 import wave
 from typing import Any
 
 import pytest
 import treadle_openai_compat
+from support.local_server import closed_port
 from treadle_sdk.errors import PluginInvalidArgument
 from treadle_sdk.model_errors import (
     CredentialsValidateFailedError,
@@ -188,9 +188,7 @@ async def test_refused_key_never_appears_in_the_error(registry: Registry, server
 
 
 async def test_connection_refused(registry: Registry) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     credentials = {"endpoint_url": f"http://127.0.0.1:{port}/v1", "api_key": API_KEY}
     with pytest.raises(InvokeConnectionError) as caught:
         await ainvoke(registry, "model_provider", "openai_compat", "invoke_llm",

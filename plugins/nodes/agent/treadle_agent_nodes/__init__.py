@@ -27,7 +27,7 @@ from .errors import (
     ToolProviderNotFoundError,
 )
 from .inputs import InputValue
-from .messages import ToolOutput, file_from_bytes, file_from_url, observation_of
+from .messages import ToolOutput, file_from_url, observation_of
 from .parameters import check_parameters, json_schema_of
 from .react import FinalAnswerStream, ReActStep, parse_react, react_prompt
 from .tool_node import PROVIDER_TYPES, ToolNode, ToolNodeType
@@ -57,7 +57,6 @@ __all__ = [
     "ToolProviderNotFoundError",
     "ToolRef",
     "check_parameters",
-    "file_from_bytes",
     "file_from_url",
     "json_schema_of",
     "node_types",

@@ -18,50 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from treadle_sdk.files import FILE_IDENTITY, extension_of, file_value
 from treadle_sdk.templates import to_text
 
 from .errors import ToolFileError, ToolInvokeError
 
-__all__ = ["FILE_IDENTITY", "ToolOutput", "file_from_bytes", "file_from_url", "observation_of"]
-
-#: The marker Dify puts in every serialised file object.
-FILE_IDENTITY = "__dify__file__"
-
-_TYPES = {"image": "image", "audio": "audio", "video": "video"}
-_DOCUMENTS = frozenset(
-    {".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".xlsx", ".xls", ".doc", ".docx", ".csv", ".pptx",
-     ".ppt", ".xml", ".epub", ".json", ".yaml", ".yml", ".eml", ".msg", ".vtt", ".properties", ".mdx"}
-)  # fmt: skip
-
-
-def _file_type(extension: str, mime_type: str) -> str:
-    if extension in _DOCUMENTS:
-        return "document"
-    return _TYPES.get(mime_type.split("/", 1)[0], "custom")
-
-
-def _extension(filename: str, mime_type: str) -> str:
-    extension = posixpath.splitext(filename)[1].lower()
-    return extension or (mimetypes.guess_extension(mime_type, strict=False) or "")
-
-
-def file_from_bytes(data: bytes, *, filename: str, mime_type: str) -> dict[str, Any]:
-    """A file value holding ``data``. Treadle has no file storage yet, so the bytes travel in a
-    base64 ``data:`` URL, which every node that reads files can read back."""
-    extension = _extension(filename, mime_type)
-    return {
-        "dify_model_identity": FILE_IDENTITY,
-        "id": None,
-        "type": _file_type(extension, mime_type),
-        "transfer_method": "tool_file",
-        "remote_url": None,
-        "related_id": None,
-        "filename": filename,
-        "extension": extension,
-        "mime_type": mime_type,
-        "size": len(data),
-        "url": f"data:{mime_type};base64,{base64.b64encode(data).decode('ascii')}",
-    }
+__all__ = ["ToolOutput", "file_from_url", "observation_of"]
 
 
 def file_from_url(url: str) -> dict[str, Any]:
@@ -73,7 +35,7 @@ def file_from_url(url: str) -> dict[str, Any]:
         if url.startswith("data:")
         else (mimetypes.guess_type(filename, strict=False)[0] or "image/png")
     )
-    extension = _extension(filename, mime_type)
+    extension = extension_of(filename, mime_type)
     return {
         "dify_model_identity": FILE_IDENTITY,
         "id": None,
@@ -96,7 +58,7 @@ def _blob_file(message: Mapping[str, Any]) -> dict[str, Any]:
     except (binascii.Error, ValueError) as exc:
         raise ToolFileError(f"the tool sent a file that is not valid base64: {exc}") from None
     filename = str(message.get("filename") or f"file{mimetypes.guess_extension(mime_type, strict=False) or ''}")
-    return file_from_bytes(data, filename=filename, mime_type=mime_type)
+    return file_value(data, filename=filename, mime_type=mime_type)
 
 
 Emit = Callable[[str, str], None]

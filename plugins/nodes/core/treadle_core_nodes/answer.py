@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from treadle_sdk.dsl_fields import text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeResult, NodeRuntime, PreparedNode, VariableNotFound
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector, parse_template, to_text
 
-from .dsl_fields import text
 from .files import file_markdown, is_file
 
 __all__ = ["AnswerNode", "AnswerNodeType"]

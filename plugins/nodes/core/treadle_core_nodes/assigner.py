@@ -27,14 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import choice, items, mapping, parse_selector
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeResult, NodeRunError, NodeRuntime, PreparedNode, VariableNotFound
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector
 
-from .dsl_fields import choice, items, mapping
 from .files import is_file
-from .selectors import dotted, is_selector, parse_selector
+from .selectors import dotted, is_selector
 
 __all__ = [
     "OPERATIONS",

@@ -35,12 +35,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import choice, items, mapping, parse_selector, text
 from treadle_sdk.nodes import NodeConfigError, NodeRunError, NodeRuntime, VariableNotFound
 from treadle_sdk.templates import Selector, parse_template, render_parts, to_text
 
-from .dsl_fields import choice, items, mapping, text
 from .files import FILE_ATTRIBUTES, file_attribute, is_file, normalize_extension
-from .selectors import dotted, parse_selector
+from .selectors import dotted
 
 __all__ = [
     "OPERATORS",

@@ -11,13 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import items, mapping, parse_optional_selector, text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector
-
-from .dsl_fields import items, mapping, text
-from .selectors import parse_optional_selector
 
 __all__ = ["EndNode", "EndNodeType", "OutputVariable"]
 

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import items, mapping, text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector
 
 from .conditions import ConditionGroup, parse_group, runtime_lookup
-from .dsl_fields import items, mapping, text
 
 __all__ = ["ELSE_HANDLE", "IfElseCase", "IfElseNode", "IfElseNodeType", "parse_cases"]
 

@@ -21,13 +21,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import choice, flag, integer, parse_optional_selector, parse_selector
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeResult, NodeRunError, NodeRuntime, PreparedNode, VariableNotFound
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector
 
-from .dsl_fields import choice, flag, integer
-from .selectors import dotted, parse_optional_selector, parse_selector
+from .selectors import dotted
 
 __all__ = [
     "ERROR_MODES",

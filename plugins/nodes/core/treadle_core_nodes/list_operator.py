@@ -19,15 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import choice, flag, integer, items, mapping, parse_selector, text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRunError, NodeRuntime, PreparedNode, VariableNotFound
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector
 
 from .conditions import Expected, ItemCondition, parse_item_condition, runtime_lookup
-from .dsl_fields import choice, flag, integer, items, mapping, text
 from .files import FILE_ATTRIBUTES, file_attribute, is_file
-from .selectors import dotted, parse_selector
+from .selectors import dotted
 
 __all__ = ["MAX_LIMIT", "ListOperation", "ListOperatorNode", "ListOperatorNodeType", "parse_list_operation"]
 

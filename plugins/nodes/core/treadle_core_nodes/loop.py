@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import choice, integer, items, mapping, parse_selector, text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import (
     ContainerRun,
@@ -37,8 +38,7 @@ from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector
 
 from .conditions import ConditionError, ConditionGroup, parse_group
-from .dsl_fields import choice, integer, items, mapping, text
-from .selectors import dotted, parse_selector
+from .selectors import dotted
 
 __all__ = ["LOOP_VARIABLE_TYPES", "LoopConfig", "LoopNode", "LoopNodeType", "LoopVariable", "parse_loop"]
 

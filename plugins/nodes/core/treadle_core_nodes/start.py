@@ -21,11 +21,11 @@ from typing import Any
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import SchemaError, best_match  # type: ignore[import-untyped]
 from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+from treadle_sdk.dsl_fields import flag, integer, items, mapping, text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRunError, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
 
-from .dsl_fields import flag, integer, items, mapping, text
 from .files import FILE_TYPES, TRANSFER_METHODS, file_attribute
 
 __all__ = [

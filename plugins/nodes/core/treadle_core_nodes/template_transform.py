@@ -4,7 +4,7 @@
 not exist is ``None``); ``template`` is Jinja2 with dot and bracket access, if/else, for loops and
 filters (Jinja2's own, plus ``strftime``). The output ``output`` is the rendered text, at most
 80,000 characters (``TEMPLATE_TRANSFORM_MAX_LENGTH``): rendering stops and the node fails as soon as
-the text grows past it. Templates run in :class:`~treadle_core_nodes.template_sandbox.TemplateSandbox`
+the text grows past it. Templates run in :class:`~treadle_sdk.jinja_sandbox.JinjaSandbox`
 (no private attributes, no mutation, bounded memory) with a time limit per render.
 """
 
@@ -14,15 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Template, TemplateError, TemplateSyntaxError
+from treadle_sdk.dsl_fields import items, mapping, parse_optional_selector, text
 from treadle_sdk.extensions import NodeType
-from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRunError, NodeRuntime, PreparedNode
+from treadle_sdk.jinja_sandbox import JinjaSandbox, render
+from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector
-
-from .dsl_fields import items, mapping, text
-from .selectors import parse_optional_selector
-from .template_sandbox import RenderTimeout, TemplateSandbox, time_limit
 
 __all__ = [
     "DEFAULT_TIME_LIMIT",
@@ -68,40 +65,18 @@ def _parse_variables(config: Mapping[str, Any]) -> tuple[TemplateVariable, ...]:
 class TemplateTransformNode(PreparedNode):
     """A prepared Template node: the template is compiled once."""
 
-    def __init__(self, node_id: str, config: Mapping[str, Any], environment: TemplateSandbox, seconds: float) -> None:
+    def __init__(self, node_id: str, config: Mapping[str, Any], environment: JinjaSandbox, seconds: float) -> None:
         self.node_id = node_id
         self.config = config
         self.variables = _parse_variables(config)
         self.seconds = seconds
-        source = text(config.get("template"), "template")
-        try:
-            self.template: Template = environment.from_string(source)
-        except TemplateSyntaxError as exc:
-            raise NodeConfigError(f"Jinja2 syntax error on line {exc.lineno}: {exc.message}", "template") from None
+        self.template = environment.compile_template(text(config.get("template"), "template"), "template")
 
     def run(self, rt: NodeRuntime) -> NodeResult:
         get_or = rt.get_or
         context = {v.name: None if v.selector is None else get_or(v.selector) for v in self.variables}
-        pieces: list[str] = []
-        length = 0
-        try:
-            with time_limit(self.seconds):
-                for piece in self.template.generate(context):
-                    length += len(piece)
-                    if length > MAX_OUTPUT_LENGTH:
-                        raise NodeRunError(
-                            f"the template's output is longer than {MAX_OUTPUT_LENGTH:,} characters",
-                            error_type="OutputTooLong",
-                        )
-                    pieces.append(piece)
-        except RenderTimeout:
-            raise NodeRunError(f"the template ran longer than {self.seconds:g} s", error_type="Timeout") from None
-        except TemplateError as exc:
-            raise NodeRunError(f"the template failed: {exc}", error_type="TemplateError") from None
-        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
-            message = f"the template failed: {type(exc).__name__}: {exc}"
-            raise NodeRunError(message, error_type="TemplateError") from None
-        return NodeResult({"output": "".join(pieces)})
+        output = render(self.template, context, seconds=self.seconds, max_length=MAX_OUTPUT_LENGTH)
+        return NodeResult({"output": output})
 
 
 class TemplateTransformNodeType(NodeType):
@@ -114,7 +89,7 @@ class TemplateTransformNodeType(NodeType):
     )
 
     def __init__(self, seconds: float = DEFAULT_TIME_LIMIT) -> None:
-        self.environment = TemplateSandbox()
+        self.environment = JinjaSandbox()
         self.seconds = seconds
 
     def prepare(self, node_id: str, config: dict[str, Any]) -> PreparedNode:

@@ -14,13 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import flag, items, mapping, parse_selector, text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode, VariableNotFound
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector
-
-from .dsl_fields import flag, items, mapping, text
-from .selectors import parse_selector
 
 __all__ = [
     "LEGACY_NAME",

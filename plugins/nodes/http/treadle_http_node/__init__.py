@@ -22,7 +22,7 @@ from .errors import (
     RequestRefusedError,
     ResponseSizeError,
 )
-from .files import FileReader, FileRef, file_value
+from .files import FileReader, FileRef
 from .node import HttpRequestNodeType, PreparedHttpRequest
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "SSRFGuard",
     "SSRFPolicy",
     "SSRFRefused",
-    "file_value",
     "register_node_types",
 ]
 

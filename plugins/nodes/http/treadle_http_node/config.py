@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from treadle_sdk.environment import positive_number
 from treadle_sdk.nodes import NodeConfigError
 
 __all__ = [
@@ -187,24 +188,13 @@ class HttpLimits:
         (seconds) and ``TREADLE_HTTP_MAX_RESPONSE_BYTES``; unset ones keep their defaults."""
         environ = os.environ if environ is None else environ
         defaults = cls()
-
-        def number(name: str, default: float) -> float:
-            raw = environ.get(f"TREADLE_HTTP_MAX_{name}", "").strip()
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError(f"TREADLE_HTTP_MAX_{name}: {raw!r} is not a number") from None
-            if value <= 0:
-                raise ValueError(f"TREADLE_HTTP_MAX_{name}: {raw!r} is not positive")
-            return value
-
         return cls(
-            connect_timeout=number("CONNECT_TIMEOUT", defaults.connect_timeout),
-            read_timeout=number("READ_TIMEOUT", defaults.read_timeout),
-            write_timeout=number("WRITE_TIMEOUT", defaults.write_timeout),
-            max_response_bytes=int(number("RESPONSE_BYTES", defaults.max_response_bytes)),
+            connect_timeout=positive_number(environ, "TREADLE_HTTP_MAX_CONNECT_TIMEOUT", defaults.connect_timeout),
+            read_timeout=positive_number(environ, "TREADLE_HTTP_MAX_READ_TIMEOUT", defaults.read_timeout),
+            write_timeout=positive_number(environ, "TREADLE_HTTP_MAX_WRITE_TIMEOUT", defaults.write_timeout),
+            max_response_bytes=int(
+                positive_number(environ, "TREADLE_HTTP_MAX_RESPONSE_BYTES", defaults.max_response_bytes)
+            ),
         )
 
     def timeouts(self, asked: Timeouts | None) -> tuple[float, float, float]:

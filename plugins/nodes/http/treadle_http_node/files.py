@@ -1,4 +1,4 @@
-"""File variables: reading a file's bytes, and making a file value out of bytes.
+"""File variables: reading a file's bytes (files made out of bytes: :mod:`treadle_sdk.files`).
 
 A Dify file variable is an object such as ``{"dify_model_identity": "__dify__file__", "type":
 "document", "transfer_method": "remote_url", "remote_url": "https://...", "filename": "a.pdf",
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,48 +25,16 @@ from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import httpx
+from treadle_sdk.files import FILE_IDENTITY, file_type_of, normalize_extension
 from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 
 from .bodies import BodyTooLarge, read_capped, readable_size
 from .errors import FileReadError
 
-__all__ = [
-    "DEFAULT_MAX_FILE_BYTES",
-    "FILE_IDENTITY",
-    "FileReader",
-    "FileRef",
-    "file_type_of",
-    "file_value",
-    "is_file_value",
-]
-
-#: The marker Dify puts in every serialised file object.
-FILE_IDENTITY = "__dify__file__"
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileReader", "FileRef", "is_file_value"]
 
 #: The largest file read by default: Dify's default upload limit (15 MB).
 DEFAULT_MAX_FILE_BYTES = 15 * 1024 * 1024
-
-_TYPES_BY_EXTENSION: dict[str, str] = {
-    **dict.fromkeys((".jpg", ".jpeg", ".png", ".webp", ".gif", ".svg", ".bmp", ".tiff"), "image"),
-    **dict.fromkeys((".mp4", ".mov", ".mpeg", ".webm", ".avi", ".mkv"), "video"),
-    **dict.fromkeys((".mp3", ".m4a", ".wav", ".amr", ".mpga", ".ogg", ".flac"), "audio"),
-    **dict.fromkeys(
-        (
-            ".txt", ".markdown", ".md", ".mdx", ".pdf", ".html", ".htm", ".xlsx", ".xls", ".vtt",
-            ".properties", ".doc", ".docx", ".csv", ".eml", ".msg", ".pptx", ".ppt", ".xml", ".epub",
-            ".json", ".yaml", ".yml",
-        ),
-        "document",
-    ),
-}  # fmt: skip
-
-
-def file_type_of(extension: str, mime_type: str) -> str:
-    """Dify's file category (``image``, ``document``, ``audio``, ``video`` or ``custom``)."""
-    if extension.lower() in _TYPES_BY_EXTENSION:
-        return _TYPES_BY_EXTENSION[extension.lower()]
-    main = mime_type.split("/", 1)[0].lower()
-    return main if main in ("image", "audio", "video") else "custom"
 
 
 def is_file_value(value: Any) -> bool:
@@ -77,11 +44,6 @@ def is_file_value(value: Any) -> bool:
     if value.get("dify_model_identity") == FILE_IDENTITY:
         return True
     return "transfer_method" in value and any(key in value for key in ("url", "remote_url", "related_id"))
-
-
-def _extension(value: str) -> str:
-    value = value.strip().lower()
-    return "" if not value else value if value.startswith(".") else f".{value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +67,9 @@ class FileRef:
         if not is_file_value(value):
             return None
         filename = str(value.get("filename") or "")
-        extension = _extension(str(value.get("extension") or "")) or _extension(posixpath.splitext(filename)[1])
+        extension = normalize_extension(str(value.get("extension") or "")) or normalize_extension(
+            posixpath.splitext(filename)[1]
+        )
         mime_type = str(value.get("mime_type") or "")
         size = value.get("size")
         return cls(
@@ -127,27 +91,6 @@ class FileRef:
         if self.url.startswith("data:"):
             return f"(data: URL of {self.mime_type or 'unknown type'})"
         return self.url[:200] or f"(stored file {self.related_id})"
-
-
-def file_value(data: bytes, *, filename: str, mime_type: str) -> dict[str, Any]:
-    """A file variable holding ``data``: until file storage exists, the bytes travel in a base64
-    ``data:`` URL, which :class:`FileReader` (and so every node) can read back."""
-    extension = _extension(posixpath.splitext(filename)[1]) or _extension(
-        mimetypes.guess_extension(mime_type, strict=False) or ""
-    )
-    return {
-        "dify_model_identity": FILE_IDENTITY,
-        "id": None,
-        "type": file_type_of(extension, mime_type),
-        "transfer_method": "tool_file",
-        "remote_url": None,
-        "related_id": None,
-        "filename": filename,
-        "extension": extension,
-        "mime_type": mime_type,
-        "size": len(data),
-        "url": f"data:{mime_type};base64,{base64.b64encode(data).decode('ascii')}",
-    }
 
 
 class FileReader:

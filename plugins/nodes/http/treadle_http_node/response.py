@@ -16,8 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
-
-from .files import file_value
+from treadle_sdk.files import file_value
 
 __all__ = ["SNIFF_BYTES", "decode_text", "is_file_response", "response_file"]
 

@@ -12,11 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from treadle_sdk.dsl_fields import choice, flag, mapping, parse_optional_selector
 from treadle_sdk.model_runtime import ImageContent
-from treadle_sdk.nodes import NodeRunError
+from treadle_sdk.nodes import NodeRunError, NodeRuntime
 from treadle_sdk.templates import Selector
-
-from .fields import choice, flag, mapping, optional_selector
 
 __all__ = ["DEFAULT_FILES_SELECTOR", "VisionConfig", "files_in", "image_parts", "is_file"]
 
@@ -88,14 +87,17 @@ class VisionConfig:
         """Read a DSL ``vision`` object (``{enabled, configs: {variable_selector, detail}}``)."""
         vision = mapping(data, path)
         configs = mapping(vision.get("configs"), f"{path}.configs")
-        selector = optional_selector(configs.get("variable_selector"), f"{path}.configs.variable_selector")
+        selector = parse_optional_selector(configs.get("variable_selector"), f"{path}.configs.variable_selector")
         detail = choice(configs.get("detail"), f"{path}.configs.detail", ("low", "high"), "high")
         enabled = flag(vision.get("enabled"), f"{path}.enabled")
         return cls(enabled, selector or DEFAULT_FILES_SELECTOR, "low" if detail == "low" else "high")
+
+    def files(self, rt: NodeRuntime) -> list[Mapping[str, Any]]:
+        """The files the node sends to the model in this run; none when vision is off."""
+        return files_in(rt.get_or(self.selector)) if self.enabled else []
 
     def images(self, value: Any) -> list[ImageContent]:
         """The image parts of the files in ``value`` (the variable's value); none when vision is off."""
         if not self.enabled:
             return []
         return image_parts(files_in(value), self.detail, ".".join(self.selector))
-

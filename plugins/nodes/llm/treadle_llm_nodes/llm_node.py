@@ -38,7 +38,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Template
+from treadle_sdk.dsl_fields import choice, flag, items, mapping, parse_optional_selector, text
 from treadle_sdk.extensions import NodeType
+from treadle_sdk.jinja_sandbox import JinjaSandbox
 from treadle_sdk.llm import (
     MemoryConfig,
     ModelConfig,
@@ -54,9 +56,8 @@ from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector, find_selectors, parse_template, to_text
 
 from .context import Context, read_context
-from .fields import choice, flag, items, mapping, optional_selector, text
 from .files import VisionConfig, files_in, image_parts
-from .jinja import PromptSandbox, render
+from .jinja import render
 from .prompting import SYSTEM_SELECTORS, Capabilities, attach_images, ready_to_send
 from .reasoning import ReasoningStream
 from .structured import parameters_for, parse_structured_output, prompt_with_schema
@@ -93,11 +94,11 @@ class _JinjaVariable:
     selector: Selector | None
 
 
-def _prompt(data: Mapping[str, Any], path: str, role: PromptMessageRole, sandbox: PromptSandbox) -> _Prompt:
+def _prompt(data: Mapping[str, Any], path: str, role: PromptMessageRole, sandbox: JinjaSandbox) -> _Prompt:
     edition = choice(data.get("edition_type"), f"{path}.edition_type", ("basic", "jinja2"), "basic")
     if edition == "jinja2":
         source = text(data.get("jinja2_text"), f"{path}.jinja2_text") or text(data.get("text"), f"{path}.text")
-        return _Prompt(role, source, (), sandbox.compile_prompt(source, f"{path}.jinja2_text"), path)
+        return _Prompt(role, source, (), sandbox.compile_template(source, f"{path}.jinja2_text"), path)
     source = text(data.get("text"), f"{path}.text")
     return _Prompt(role, source, _pieces(source), None, path)
 
@@ -115,7 +116,9 @@ def _jinja_variables(config: Mapping[str, Any]) -> tuple[_JinjaVariable, ...]:
         name = text(entry.get("variable"), f"{where}.variable")
         if not name.isidentifier():
             raise NodeConfigError(f"a Jinja2 variable needs a name usable in Jinja2, not {name!r}", f"{where}.variable")
-        found.append(_JinjaVariable(name, optional_selector(entry.get("value_selector"), f"{where}.value_selector")))
+        found.append(
+            _JinjaVariable(name, parse_optional_selector(entry.get("value_selector"), f"{where}.value_selector"))
+        )
     return tuple(found)
 
 
@@ -138,7 +141,7 @@ def _schema(config: Mapping[str, Any]) -> dict[str, Any] | None:
 class LLMNode(PreparedNode):
     """A prepared LLM node: templates parsed and Jinja2 compiled once (see the module docstring)."""
 
-    def __init__(self, node_id: str, config: Mapping[str, Any], sandbox: PromptSandbox) -> None:
+    def __init__(self, node_id: str, config: Mapping[str, Any], sandbox: JinjaSandbox) -> None:
         self.node_id = node_id
         self.config = config
         self.model = ModelConfig.parse(config.get("model"))
@@ -146,12 +149,12 @@ class LLMNode(PreparedNode):
         self.vision = VisionConfig.parse(config.get("vision"))
         self.jinja_variables = _jinja_variables(config)
         self.schema = _schema(config)
-        self.separated = choice(
-            config.get("reasoning_format"), "reasoning_format", ("tagged", "separated"), "tagged"
-        ) == "separated"
+        self.separated = (
+            choice(config.get("reasoning_format"), "reasoning_format", ("tagged", "separated"), "tagged") == "separated"
+        )
         context = mapping(config.get("context"), "context")
         self.context_selector = (
-            optional_selector(context.get("variable_selector"), "context.variable_selector")
+            parse_optional_selector(context.get("variable_selector"), "context.variable_selector")
             if flag(context.get("enabled"), "context.enabled")
             else None
         )
@@ -201,7 +204,7 @@ class LLMNode(PreparedNode):
     async def run(self, rt: NodeRuntime) -> NodeResult:
         capabilities = Capabilities.of(await describe_model(rt, self.model))
         context = self._context(rt)
-        vision_files = files_in(rt.get_or(self.vision.selector)) if self.vision.enabled else []
+        vision_files = self.vision.files(rt)
         messages = await self._messages(rt, context)
         attach_images(messages, self.vision.images(vision_files))
         parameters = None
@@ -327,8 +330,7 @@ class LLMNodeType(NodeType):
     )
 
     def __init__(self) -> None:
-        self.sandbox = PromptSandbox()
+        self.sandbox = JinjaSandbox()
 
     def prepare(self, node_id: str, config: dict[str, Any]) -> PreparedNode:
         return LLMNode(node_id, config, self.sandbox)
-

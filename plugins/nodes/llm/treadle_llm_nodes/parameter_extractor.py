@@ -25,17 +25,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import choice, flag, items, mapping, parse_selector, text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.llm import MemoryConfig, ModelConfig, call_llm, describe_model, prompts_for_saving
-from treadle_sdk.model_runtime import PromptMessage, PromptMessageRole, PromptMessageTool, TextContent
+from treadle_sdk.model_runtime import PromptMessageTool
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector, find_selectors, to_text
 
-from .fields import choice, flag, items, mapping, selector, text
-from .files import VisionConfig, files_in
+from .files import VisionConfig
 from .json_text import find_json_object
-from .prompting import SYSTEM_SELECTORS, Capabilities, attach_images, history_text, ready_to_send
+from .prompting import SYSTEM_SELECTORS, Capabilities, history_text, task_messages
 from .task_prompts import (
     EXTRACTOR_FUNCTION_SYSTEM,
     EXTRACTOR_FUNCTION_USER,
@@ -204,7 +204,7 @@ class ParameterExtractorNode(PreparedNode):
     def __init__(self, node_id: str, config: Mapping[str, Any]) -> None:
         self.node_id = node_id
         self.config = config
-        self.query = selector(config.get("query"), "query")
+        self.query = parse_selector(config.get("query"), "query")
         self.model = ModelConfig.parse(config.get("model"))
         self.parameters = _parameters(config)
         self.instruction = text(config.get("instruction"), "instruction")
@@ -235,16 +235,8 @@ class ParameterExtractorNode(PreparedNode):
         else:
             system = EXTRACTOR_PROMPT_SYSTEM.format(**blocks)
             user = EXTRACTOR_PROMPT_USER.format(schema=schema_text, text=query)
-        if self.model.mode == "chat":
-            messages = [
-                PromptMessage(role=PromptMessageRole.SYSTEM, content=system),
-                PromptMessage(role=PromptMessageRole.USER, content=[TextContent(data=user)]),
-            ]
-        else:
-            messages = [PromptMessage(role=PromptMessageRole.USER, content=[TextContent(data=f"{system}\n\n{user}")])]
-        files = files_in(rt.get_or(self.vision.selector)) if self.vision.enabled else []
-        attach_images(messages, self.vision.images(files))
-        messages = ready_to_send(messages, capabilities)
+        files = self.vision.files(rt)
+        messages = task_messages(self.model.mode, system, user, self.vision.images(files), capabilities)
         tools = [PromptMessageTool(name=EXTRACTOR_TOOL, description=EXTRACTOR_TOOL_DESCRIPTION, parameters=self.schema)]
         answer = await call_llm(rt, self.model, messages, tools=tools if use_tool else (), stream=False)
 

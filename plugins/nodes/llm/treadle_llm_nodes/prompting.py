@@ -19,6 +19,7 @@ __all__ = [
     "attach_images",
     "history_text",
     "ready_to_send",
+    "task_messages",
 ]
 
 #: The system variables every model-calling node may read: the user (sent with model calls), the
@@ -99,6 +100,23 @@ def ready_to_send(messages: Sequence[PromptMessage], capabilities: Capabilities)
             error_type="NoPromptFoundError",
         )
     return sent
+
+
+def task_messages(
+    mode: str, system: str, user: str, images: Sequence[ImageContent], capabilities: Capabilities
+) -> list[PromptMessage]:
+    """The prompt of a node that gives the model a task (parameter-extractor, question-classifier):
+    a system and a user message in ``chat`` mode, one user message with the system text first in
+    ``completion`` mode; the vision ``images`` attached and the whole made ready to send."""
+    if mode == "chat":
+        messages = [
+            PromptMessage(role=PromptMessageRole.SYSTEM, content=system),
+            PromptMessage(role=PromptMessageRole.USER, content=[TextContent(data=user)]),
+        ]
+    else:
+        messages = [PromptMessage(role=PromptMessageRole.USER, content=[TextContent(data=f"{system}\n\n{user}")])]
+    attach_images(messages, images)
+    return ready_to_send(messages, capabilities)
 
 
 async def history_text(rt: NodeRuntime, memory: MemoryConfig | None) -> str:

@@ -18,17 +18,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from treadle_sdk.dsl_fields import items, mapping, parse_selector, text
 from treadle_sdk.extensions import NodeType
 from treadle_sdk.llm import MemoryConfig, ModelConfig, call_llm, describe_model, prompts_for_saving
-from treadle_sdk.model_runtime import PromptMessage, PromptMessageRole, TextContent
 from treadle_sdk.nodes import NodeConfigError, NodeResult, NodeRuntime, PreparedNode
 from treadle_sdk.schemas import NodeTypeSchema
 from treadle_sdk.templates import Selector, find_selectors, to_text
 
-from .fields import items, mapping, selector, text
-from .files import VisionConfig, files_in
+from .files import VisionConfig
 from .json_text import find_json_object
-from .prompting import SYSTEM_SELECTORS, Capabilities, attach_images, history_text, ready_to_send
+from .prompting import SYSTEM_SELECTORS, Capabilities, history_text, task_messages
 from .task_prompts import CLASSIFIER_SYSTEM, CLASSIFIER_USER, extra_blocks
 
 __all__ = ["QuestionClass", "QuestionClassifierNode", "QuestionClassifierNodeType"]
@@ -65,7 +64,7 @@ class QuestionClassifierNode(PreparedNode):
     def __init__(self, node_id: str, config: Mapping[str, Any]) -> None:
         self.node_id = node_id
         self.config = config
-        self.query = selector(config.get("query_variable_selector"), "query_variable_selector")
+        self.query = parse_selector(config.get("query_variable_selector"), "query_variable_selector")
         self.model = ModelConfig.parse(config.get("model"))
         self.classes = _classes(config)
         key = "instruction" if config.get("instruction") is not None else "instructions"
@@ -102,16 +101,7 @@ class QuestionClassifierNode(PreparedNode):
             categories=categories, **extra_blocks(instruction, await history_text(rt, self.memory))
         )
         user = CLASSIFIER_USER.format(text=query)
-        if self.model.mode == "chat":
-            messages = [
-                PromptMessage(role=PromptMessageRole.SYSTEM, content=system),
-                PromptMessage(role=PromptMessageRole.USER, content=[TextContent(data=user)]),
-            ]
-        else:
-            messages = [PromptMessage(role=PromptMessageRole.USER, content=[TextContent(data=f"{system}\n\n{user}")])]
-        files = files_in(rt.get_or(self.vision.selector)) if self.vision.enabled else []
-        attach_images(messages, self.vision.images(files))
-        messages = ready_to_send(messages, capabilities)
+        messages = task_messages(self.model.mode, system, user, self.vision.images(self.vision.files(rt)), capabilities)
         answer = await call_llm(rt, self.model, messages, stream=False)
         chosen = self.choose(answer.text)
         usage = answer.usage.model_dump(mode="json")

@@ -14,12 +14,11 @@ from treadle_sdk.context import CallContext
 from treadle_sdk.errors import PluginInvalidArgument
 from treadle_sdk.extensions import Tool, ToolProvider
 from treadle_sdk.schemas import (
-    ToolParameter,
     ToolParameterForm,
-    ToolParameterType,
     ToolProviderSchema,
     ToolSchema,
 )
+from treadle_sdk.tool_parameters import invalid_parameter, number_parameter, string_parameter
 from treadle_sdk.tool_runtime import JsonMessage, TextMessage
 
 __all__ = [
@@ -51,10 +50,7 @@ def resolve_timezone(name: str, parameter: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # tzdata: a region name is a directory
         # ValueError: keys that are not relative paths inside the tz database ("/etc/passwd", "../x").
-        raise PluginInvalidArgument(
-            f"parameter {parameter!r}: unknown timezone {name!r}; {_ZONE_HINT}",
-            details={"parameter": parameter, "value": name},
-        ) from None
+        raise invalid_parameter(parameter, f"unknown timezone {name!r}; {_ZONE_HINT}", value=name) from None
 
 
 def check_format(fmt: str, parameter: str = "format") -> None:
@@ -65,15 +61,17 @@ def check_format(fmt: str, parameter: str = "format") -> None:
         if end < len(fmt) and fmt[end] in _FLAGS:
             end += 1
         if end >= len(fmt):
-            raise PluginInvalidArgument(
-                f"parameter {parameter!r}: the format {fmt!r} ends with a lone '%' (write '%%' for a percent sign)",
-                details={"parameter": parameter, "position": position + 1},
+            raise invalid_parameter(
+                parameter,
+                f"the format {fmt!r} ends with a lone '%' (write '%%' for a percent sign)",
+                position=position + 1,
             )
         if fmt[end] not in _DIRECTIVES:
-            raise PluginInvalidArgument(
-                f"parameter {parameter!r}: unknown directive {fmt[position : end + 1]!r} at position "
-                f"{position + 1} of the format {fmt!r}; use strftime directives such as {DEFAULT_FORMAT!r}",
-                details={"parameter": parameter, "position": position + 1},
+            raise invalid_parameter(
+                parameter,
+                f"unknown directive {fmt[position : end + 1]!r} at position {position + 1} of the format "
+                f"{fmt!r}; use strftime directives such as {DEFAULT_FORMAT!r}",
+                position=position + 1,
             )
         position = fmt.find("%", end + 1)
 
@@ -83,9 +81,7 @@ def _render(moment: datetime, fmt: str, parameter: str = "format") -> str:
     try:
         return moment.strftime(fmt)
     except ValueError as exc:  # characters the C library cannot take, such as lone surrogates
-        raise PluginInvalidArgument(
-            f"parameter {parameter!r}: cannot format a time with {fmt!r}: {exc}", details={"parameter": parameter}
-        ) from None
+        raise invalid_parameter(parameter, f"cannot format a time with {fmt!r}: {exc}") from None
 
 
 def _whole(value: Any, parameter: str) -> int:
@@ -98,30 +94,6 @@ def _whole(value: Any, parameter: str) -> int:
     return value
 
 
-def _text_parameter(name: str, label: str, description: str, **fields: Any) -> ToolParameter:
-    return ToolParameter(
-        name=name,
-        type=ToolParameterType.STRING,
-        label=label,
-        human_description=description,
-        llm_description=description,
-        **fields,
-    )
-
-
-def _number_parameter(name: str, label: str, description: str, low: int, high: int) -> ToolParameter:
-    return ToolParameter(
-        name=name,
-        type=ToolParameterType.NUMBER,
-        label=label,
-        required=True,
-        min=low,
-        max=high,
-        human_description=description,
-        llm_description=description,
-    )
-
-
 class CurrentTimeTool(Tool):
     """``current_time``: now, in a timezone, formatted with a strftime format."""
 
@@ -131,14 +103,14 @@ class CurrentTimeTool(Tool):
         description="The current date and time in a timezone.",
         llm_description="Get the current date and time in a timezone. Use it to answer questions about 'now'.",
         parameters=[
-            _text_parameter(
+            string_parameter(
                 "timezone",
                 "Timezone",
                 "An IANA timezone name, such as 'UTC', 'America/New_York' or 'Asia/Shanghai'.",
                 default="UTC",
                 placeholder="UTC",
             ),
-            _text_parameter(
+            string_parameter(
                 "format",
                 "Format",
                 f"A strftime format for the result, such as {DEFAULT_FORMAT!r}.",
@@ -163,22 +135,22 @@ class TimezoneConversionTool(Tool):
         description="Convert a date and time from one timezone to another.",
         llm_description="Convert a date and time (written in the given format) from one timezone to another.",
         parameters=[
-            _text_parameter(
+            string_parameter(
                 "current_time",
                 "Time",
                 f"The date and time to convert, written in the format (by default {DEFAULT_FORMAT!r}).",
                 required=True,
             ),
-            _text_parameter(
+            string_parameter(
                 "current_timezone", "From timezone", "The IANA timezone the time is in, such as 'UTC'.", required=True
             ),
-            _text_parameter(
+            string_parameter(
                 "target_timezone",
                 "To timezone",
                 "The IANA timezone to convert to, such as 'Asia/Tokyo'.",
                 required=True,
             ),
-            _text_parameter(
+            string_parameter(
                 "format",
                 "Format",
                 "The strftime format the time is written in; the result uses it too.",
@@ -216,9 +188,9 @@ class WeekdayTool(Tool):
         description="The day of the week of a date.",
         llm_description="Get the day of the week (Monday to Sunday) of a date given as year, month and day.",
         parameters=[
-            _number_parameter("year", "Year", "The year, such as 2024.", 1, 9999),
-            _number_parameter("month", "Month", "The month, 1 to 12.", 1, 12),
-            _number_parameter("day", "Day", "The day of the month, 1 to 31.", 1, 31),
+            number_parameter("year", "Year", "The year, such as 2024.", required=True, minimum=1, maximum=9999),
+            number_parameter("month", "Month", "The month, 1 to 12.", required=True, minimum=1, maximum=12),
+            number_parameter("day", "Day", "The day of the month, 1 to 31.", required=True, minimum=1, maximum=31),
         ],
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
-from treadle_sdk.errors import PluginInvalidArgument
+from treadle_sdk.tool_parameters import invalid_parameter
 
 __all__ = ["MAX_CONTENT_LENGTH", "compile_query", "decode_value", "dump", "load", "render"]
 
@@ -25,27 +25,25 @@ MAX_CONTENT_LENGTH = 10_000_000
 _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
 
 
-def _invalid(parameter: str, message: str, **details: Any) -> PluginInvalidArgument:
-    return PluginInvalidArgument(f"parameter {parameter!r}: {message}", details={"parameter": parameter, **details})
-
-
 def load(content: str, parameter: str = "content") -> Any:
     """The JSON value of ``content`` (a Markdown code fence around it is taken off)."""
     if len(content) > MAX_CONTENT_LENGTH:
-        raise _invalid(parameter, f"the JSON text is {len(content)} characters long; the limit is {MAX_CONTENT_LENGTH}")
+        raise invalid_parameter(
+            parameter, f"the JSON text is {len(content)} characters long; the limit is {MAX_CONTENT_LENGTH}"
+        )
     fenced = _FENCE.match(content)
     text = fenced["body"] if fenced else content
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _invalid(
+        raise invalid_parameter(
             parameter,
             f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
             line=exc.lineno,
             column=exc.colno,
         ) from None
     except RecursionError:
-        raise _invalid(parameter, "the JSON is nested too deeply") from None
+        raise invalid_parameter(parameter, "the JSON is nested too deeply") from None
 
 
 def compile_query(query: str, parameter: str = "query") -> JSONPath:
@@ -54,7 +52,7 @@ def compile_query(query: str, parameter: str = "query") -> JSONPath:
         return parse_jsonpath(query.strip())
     except (JSONPathError, ValueError, TypeError, AttributeError) as exc:
         # The parser reports some syntax errors as other exceptions (an unknown operator, say).
-        raise _invalid(parameter, f"{query!r} is not a JSONPath expression: {exc}") from None
+        raise invalid_parameter(parameter, f"{query!r} is not a JSONPath expression: {exc}") from None
 
 
 def decode_value(value: str, decode: bool, parameter: str) -> Any:
@@ -64,7 +62,7 @@ def decode_value(value: str, decode: bool, parameter: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
-        raise _invalid(parameter, f"value_decode is on, but the value is not JSON: {exc.msg}") from None
+        raise invalid_parameter(parameter, f"value_decode is on, but the value is not JSON: {exc.msg}") from None
 
 
 def dump(value: Any, ensure_ascii: bool) -> str:

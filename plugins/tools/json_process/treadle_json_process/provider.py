@@ -22,6 +22,7 @@ from treadle_sdk.schemas import (
     ToolProviderSchema,
     ToolSchema,
 )
+from treadle_sdk.tool_parameters import boolean_parameter, invalid_parameter, string_parameter
 from treadle_sdk.tool_runtime import JsonMessage, TextMessage
 
 from .document import compile_query, decode_value, dump, load, render
@@ -37,35 +38,12 @@ __all__ = [
 _QUERY_HELP = "A JSONPath query such as 'name', '$.items[0].id', 'items[*].price' or 'items[?price > 10]'."
 
 
-def _text(name: str, label: str, description: str, *, required: bool = True) -> ToolParameter:
-    return ToolParameter(
-        name=name,
-        type=ToolParameterType.STRING,
-        label=label,
-        required=required,
-        human_description=description,
-        llm_description=description,
-    )
-
-
-def _flag(name: str, label: str, description: str, *, default: bool) -> ToolParameter:
-    return ToolParameter(
-        name=name,
-        type=ToolParameterType.BOOLEAN,
-        label=label,
-        form=ToolParameterForm.FORM,
-        default=default,
-        human_description=description,
-        llm_description=description,
-    )
-
-
-_CONTENT = _text("content", "JSON content", "The JSON text to process.")
-_QUERY = _text("query", "Query", _QUERY_HELP)
-_ENSURE_ASCII = _flag(
+_CONTENT = string_parameter("content", "JSON content", "The JSON text to process.", required=True)
+_QUERY = string_parameter("query", "Query", _QUERY_HELP, required=True)
+_ENSURE_ASCII = boolean_parameter(
     "ensure_ascii", "Ensure ASCII", "Write non-ASCII characters as \\u escapes in the JSON output.", default=True
 )
-_VALUE_DECODE = _flag(
+_VALUE_DECODE = boolean_parameter(
     "value_decode",
     "Decode value",
     "Read the new value as JSON (an object, a list, a number), not as text.",
@@ -82,9 +60,7 @@ def _matches(expression: JSONPath, data: Any, query: str) -> list[DatumInContext
         return list(expression.find(data))
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         # Filters compare values of the document; some comparisons have no meaning (a string < 3).
-        raise PluginInvalidArgument(
-            f"parameter 'query': {query!r} cannot be applied to this document: {exc}", details={"parameter": "query"}
-        ) from None
+        raise invalid_parameter("query", f"{query!r} cannot be applied to this document: {exc}") from None
 
 
 def _document(data: Any, ensure_ascii: bool) -> Iterator[TextMessage | JsonMessage]:
@@ -94,9 +70,7 @@ def _document(data: Any, ensure_ascii: bool) -> Iterator[TextMessage | JsonMessa
 
 
 def _nothing_matched(query: str, hint: str = "") -> PluginInvalidArgument:
-    return PluginInvalidArgument(
-        f"parameter 'query': {query!r} matches nothing in the content{hint}", details={"parameter": "query"}
-    )
+    return invalid_parameter("query", f"{query!r} matches nothing in the content{hint}")
 
 
 class JsonParseTool(Tool):
@@ -112,7 +86,7 @@ class JsonParseTool(Tool):
         ),
         parameters=[
             _CONTENT,
-            _text("json_filter", "JSON filter", f"{_QUERY_HELP} Empty: the whole document.", required=False),
+            string_parameter("json_filter", "JSON filter", f"{_QUERY_HELP} Empty: the whole document."),
             _ENSURE_ASCII,
         ],
     )
@@ -149,7 +123,9 @@ class JsonInsertTool(Tool):
         parameters=[
             _CONTENT,
             _QUERY,
-            _text("new_value", "New value", "The value to insert (JSON when value_decode is on)."),
+            string_parameter(
+                "new_value", "New value", "The value to insert (JSON when value_decode is on).", required=True
+            ),
             ToolParameter(
                 name="index",
                 type=ToolParameterType.NUMBER,
@@ -158,7 +134,9 @@ class JsonInsertTool(Tool):
                 human_description="Where to insert into a list (0 is the front; negative counts from the end).",
                 llm_description="Where to insert into a matched list; empty appends.",
             ),
-            _flag("create_path", "Create path", "Create the path when the query matches nothing.", default=False),
+            boolean_parameter(
+                "create_path", "Create path", "Create the path when the query matches nothing.", default=False
+            ),
             _VALUE_DECODE,
             _ENSURE_ASCII,
         ],
@@ -178,9 +156,7 @@ class JsonInsertTool(Tool):
             try:
                 data = expression.update_or_create(data, value)
             except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-                raise PluginInvalidArgument(
-                    f"parameter 'query': cannot create the path {query!r}: {exc}", details={"parameter": "query"}
-                ) from None
+                raise invalid_parameter("query", f"cannot create the path {query!r}: {exc}") from None
             yield from _document(data, parameters["ensure_ascii"])
             return
         index = parameters.get("index")
@@ -188,10 +164,10 @@ class JsonInsertTool(Tool):
             target = match.value
             if isinstance(target, dict):
                 if not isinstance(value, dict):
-                    raise PluginInvalidArgument(
-                        f"parameter 'new_value': {_located(match)} is an object, so the new value must be an "
+                    raise invalid_parameter(
+                        "new_value",
+                        f"{_located(match)} is an object, so the new value must be an "
                         "object to merge into it (turn on value_decode to pass JSON)",
-                        details={"parameter": "new_value"},
                     )
                 target.update(value)
             elif isinstance(target, list):
@@ -219,8 +195,8 @@ class JsonReplaceTool(Tool):
         parameters=[
             _CONTENT,
             _QUERY,
-            _text("replace_pattern", "String to replace", "The text to replace (for 'pattern').", required=False),
-            _text("replace_value", "Replace value", "The new text, key or value."),
+            string_parameter("replace_pattern", "String to replace", "The text to replace (for 'pattern')."),
+            string_parameter("replace_value", "Replace value", "The new text, key or value.", required=True),
             ToolParameter(
                 name="replace_model",
                 type=ToolParameterType.SELECT,
@@ -273,16 +249,10 @@ class JsonReplaceTool(Tool):
 def _rename(match: DatumInContext, new: str) -> None:
     parent = match.context.value if match.context is not None else None
     if not isinstance(match.path, Fields) or not isinstance(parent, dict):
-        raise PluginInvalidArgument(
-            f"parameter 'query': {_located(match)} is not a key of an object, so it cannot be renamed",
-            details={"parameter": "query"},
-        )
+        raise invalid_parameter("query", f"{_located(match)} is not a key of an object, so it cannot be renamed")
     (old,) = match.path.fields
     if new != old and new in parent:
-        raise PluginInvalidArgument(
-            f"parameter 'replace_value': cannot rename {old!r} to {new!r}: the object already has {new!r}",
-            details={"parameter": "replace_value"},
-        )
+        raise invalid_parameter("replace_value", f"cannot rename {old!r} to {new!r}: the object already has {new!r}")
     # Rebuilt in place so the key keeps its position.
     items = [(new if key == old else key, value) for key, value in parent.items()]
     parent.clear()
@@ -308,10 +278,7 @@ class JsonDeleteTool(Tool):
         query = parameters["query"]
         expression = compile_query(query)
         if any(match.context is None for match in _matches(expression, data, query)):
-            raise PluginInvalidArgument(
-                f"parameter 'query': {query!r} selects the whole document, which cannot be deleted",
-                details={"parameter": "query"},
-            )
+            raise invalid_parameter("query", f"{query!r} selects the whole document, which cannot be deleted")
         data = expression.filter(lambda _value: True, data)
         yield from _document(data, parameters["ensure_ascii"])
 

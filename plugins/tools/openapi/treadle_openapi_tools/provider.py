@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 from treadle_sdk.context import CallContext
+from treadle_sdk.environment import positive_number
 from treadle_sdk.errors import PluginInvalidArgument
 from treadle_sdk.extensions import Tool, ToolProvider, validate_tool_parameters
 from treadle_sdk.schemas import (
@@ -33,6 +34,7 @@ from treadle_sdk.schemas import (
     ToolSchema,
 )
 from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
+from treadle_sdk.tool_parameters import string_parameter
 from treadle_sdk.tool_runtime import BlobMessage, InvokeToolArgs, JsonMessage, TextMessage
 
 from .errors import ToolInvokeError, ToolRequestRefused
@@ -75,35 +77,13 @@ class RequestLimits:
         (seconds) and ``TREADLE_API_TOOL_MAX_RESPONSE_BYTES``; unset ones keep their defaults."""
         environ = os.environ if environ is None else environ
         defaults = cls()
-
-        def number(name: str, default: float) -> float:
-            raw = environ.get(f"TREADLE_API_TOOL_{name}", "").strip()
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError(f"TREADLE_API_TOOL_{name}: {raw!r} is not a number") from None
-            if value <= 0:
-                raise ValueError(f"TREADLE_API_TOOL_{name}: {raw!r} is not positive")
-            return value
-
         return cls(
-            connect_timeout=number("CONNECT_TIMEOUT", defaults.connect_timeout),
-            read_timeout=number("READ_TIMEOUT", defaults.read_timeout),
-            max_response_bytes=int(number("MAX_RESPONSE_BYTES", defaults.max_response_bytes)),
+            connect_timeout=positive_number(environ, "TREADLE_API_TOOL_CONNECT_TIMEOUT", defaults.connect_timeout),
+            read_timeout=positive_number(environ, "TREADLE_API_TOOL_READ_TIMEOUT", defaults.read_timeout),
+            max_response_bytes=int(
+                positive_number(environ, "TREADLE_API_TOOL_MAX_RESPONSE_BYTES", defaults.max_response_bytes)
+            ),
         )
-
-
-def _text(name: str, label: str, description: str, *, required: bool = False) -> ToolParameter:
-    return ToolParameter(
-        name=name,
-        type=ToolParameterType.STRING,
-        label=label,
-        required=required,
-        human_description=description,
-        llm_description=description,
-    )
 
 
 class RequestTool(Tool):
@@ -124,14 +104,16 @@ class RequestTool(Tool):
                 options=[ToolParameterOption(value=m, label=m) for m in METHODS],
                 llm_description="The HTTP method.",
             ),
-            _text("url", "URL", "The absolute http(s) URL, path parameters filled in.", required=True),
-            _text("headers", "Headers", 'The request headers as a JSON object of strings: {"X-Name": "value"}.'),
-            _text(
+            string_parameter("url", "URL", "The absolute http(s) URL, path parameters filled in.", required=True),
+            string_parameter(
+                "headers", "Headers", 'The request headers as a JSON object of strings: {"X-Name": "value"}.'
+            ),
+            string_parameter(
                 "query",
                 "Query",
                 'The query parameters as a JSON object; a list value repeats the name: {"tag": ["a", "b"]}.',
             ),
-            _text("body", "Body", "The request body, as text (set its Content-Type in headers)."),
+            string_parameter("body", "Body", "The request body, as text (set its Content-Type in headers)."),
         ],
     )
 
@@ -304,9 +286,7 @@ class RequestToolProvider(ToolProvider):
                 shown = f"{method} {_shown(request.url)}"
                 raise ToolInvokeError(f"{shown} timed out: {exc or type(exc).__name__}") from None
             except httpx.HTTPError as exc:
-                raise ToolInvokeError(
-                    f"{method} {_shown(request.url)} failed: {exc or type(exc).__name__}"
-                ) from None
+                raise ToolInvokeError(f"{method} {_shown(request.url)} failed: {exc or type(exc).__name__}") from None
             try:
                 data = await _read(response, limits.max_response_bytes)
             except httpx.HTTPError as exc:

@@ -19,10 +19,11 @@ from typing import Any
 import regex
 from treadle_sdk.context import CallContext
 from treadle_sdk.extensions import Tool
-from treadle_sdk.schemas import ToolSchema
+from treadle_sdk.schemas import ToolParameterForm, ToolSchema
+from treadle_sdk.tool_parameters import invalid_parameter, number_parameter, select_parameter, string_parameter
 from treadle_sdk.tool_runtime import JsonMessage, TextMessage
 
-from .parameters import checked_text, choice, invalid, number, text
+from .parameters import checked_text
 
 __all__ = [
     "FLAGS",
@@ -51,16 +52,16 @@ FLAGS = {
     "a": regex.ASCII,
 }
 
-_CONTENT = text("content", "Content", "The text to search (it may be empty).")
-_EXPRESSION = text(
+_CONTENT = string_parameter("content", "Content", "The text to search (it may be empty).")
+_EXPRESSION = string_parameter(
     "expression", "Expression", "A regular expression in Python's syntax, such as '(\\d{4})-(\\d{2})'.", required=True
 )
-_FLAGS = text(
+_FLAGS = string_parameter(
     "flags",
     "Flags",
     "Letters switching options on: i (ignore case), m (^ and $ at every line), s (. matches line breaks), "
     "x (verbose), a (ASCII-only \\w, \\d, \\s).",
-    form=True,
+    form=ToolParameterForm.FORM,
 )
 
 
@@ -68,12 +69,15 @@ def compile_expression(expression: str, flags: str = "") -> regex.Pattern[str]:
     """``expression`` compiled with the flag letters ``flags``; refusals name the parameter and, for
     syntax errors, the position."""
     if len(expression) > MAX_EXPRESSION_LENGTH:
-        raise invalid(
+        raise invalid_parameter(
             "expression", f"the expression is {len(expression)} characters long; the limit is {MAX_EXPRESSION_LENGTH}"
         )
     unknown = sorted(set(flags) - set(FLAGS))
     if unknown:
-        raise invalid("flags", f"unknown flag(s) {', '.join(map(repr, unknown))}; use letters from {''.join(FLAGS)!r}")
+        raise invalid_parameter(
+            "flags",
+            f"unknown flag(s) {', '.join(map(repr, unknown))}; use letters from {''.join(FLAGS)!r}",
+        )
     options = 0
     for letter in flags:
         options |= FLAGS[letter]
@@ -84,13 +88,15 @@ def compile_expression(expression: str, flags: str = "") -> regex.Pattern[str]:
         position: int | None = getattr(exc, "pos", None)
         message: str = getattr(exc, "msg", str(exc))
         where = f" at position {position + 1}" if position is not None else ""
-        raise invalid("expression", f"not a valid regular expression: {message}{where}", position=position) from None
+        raise invalid_parameter(
+            "expression", f"not a valid regular expression: {message}{where}", position=position
+        ) from None
     except (ValueError, OverflowError, RecursionError) as exc:
-        raise invalid("expression", f"not a valid regular expression: {exc}") from None
+        raise invalid_parameter("expression", f"not a valid regular expression: {exc}") from None
 
 
 def _too_slow() -> Exception:
-    return invalid(
+    return invalid_parameter(
         "expression",
         f"matching took longer than {REGEX_TIMEOUT:g} s and was stopped; the expression probably backtracks "
         "catastrophically (nested repetition such as '(a+)+'): make it more specific",
@@ -176,8 +182,15 @@ class RegexReplaceTool(Tool):
         parameters=[
             _CONTENT,
             _EXPRESSION,
-            text("replacement", "Replacement", "What replaces each match: \\1 or \\g<name> insert groups."),
-            number("count", "Count", "How many matches to replace, from the start; 0 replaces all.", default=0, low=0),
+            string_parameter("replacement", "Replacement", "What replaces each match: \\1 or \\g<name> insert groups."),
+            number_parameter(
+                "count",
+                "Count",
+                "How many matches to replace, from the start; 0 replaces all.",
+                default=0,
+                minimum=0,
+                precision=0,
+            ),
             _FLAGS,
         ],
         output_schema={"type": "object", "properties": {"replacements": {"type": "integer"}}},
@@ -192,7 +205,7 @@ class RegexReplaceTool(Tool):
         except TimeoutError:
             raise _too_slow() from None
         except (regex.error, IndexError) as exc:
-            raise invalid("replacement", f"not a valid replacement for this expression: {exc}") from None
+            raise invalid_parameter("replacement", f"not a valid replacement for this expression: {exc}") from None
         return [TextMessage(text=result), JsonMessage(json_object={"result": result, "replacements": done})]
 
 
@@ -207,7 +220,7 @@ class RegexMatchTool(Tool):
         parameters=[
             _CONTENT,
             _EXPRESSION,
-            choice(
+            select_parameter(
                 "mode",
                 "Mode",
                 "'search': a match anywhere; 'full': the whole text must match.",

@@ -12,10 +12,17 @@ from typing import Any
 import regex
 from treadle_sdk.context import CallContext
 from treadle_sdk.extensions import Tool
-from treadle_sdk.schemas import ToolParameter, ToolParameterType, ToolSchema
+from treadle_sdk.schemas import ToolParameter, ToolParameterForm, ToolParameterType, ToolSchema
+from treadle_sdk.tool_parameters import (
+    boolean_parameter,
+    invalid_parameter,
+    number_parameter,
+    select_parameter,
+    string_parameter,
+)
 from treadle_sdk.tool_runtime import JsonMessage, TextMessage, VariableMessage
 
-from .parameters import checked_text, choice, flag, invalid, number, text, unescape
+from .parameters import checked_text, unescape
 
 __all__ = [
     "CASES",
@@ -30,7 +37,7 @@ __all__ = [
     "change_case",
 ]
 
-_TEXT = text("text", "Text", "The text to work on (it may be empty).")
+_TEXT = string_parameter("text", "Text", "The text to work on (it may be empty).")
 
 #: Words for the programmer's cases: runs of letters split where the case changes
 #: (``HTTPServer`` -> ``HTTP``, ``Server``), digits, and letters of scripts without case.
@@ -84,7 +91,7 @@ class CountTool(Tool):
         llm_description="Count a text's characters, words (separated by whitespace), lines or UTF-8 bytes.",
         parameters=[
             _TEXT,
-            choice("unit", "Unit", "What the text output counts.", UNITS, default="characters"),
+            select_parameter("unit", "Unit", "What the text output counts.", UNITS, default="characters"),
         ],
         output_schema={
             "type": "object",
@@ -117,7 +124,7 @@ class ChangeCaseTool(Tool):
         label="Change Case",
         description="Write a text in another case: upper, lower, title, sentence, snake_case, camelCase ...",
         llm_description="Change the case of a text.",
-        parameters=[_TEXT, choice("case", "Case", "The case to write the text in.", CASES, default="lower")],
+        parameters=[_TEXT, select_parameter("case", "Case", "The case to write the text in.", CASES, default="lower")],
     )
 
     def invoke(self, parameters: dict[str, Any], ctx: CallContext, credentials: dict[str, Any]) -> str:
@@ -134,8 +141,10 @@ class TrimTool(Tool):
         llm_description="Remove whitespace (or the given characters) from the ends of a text.",
         parameters=[
             _TEXT,
-            text("characters", "Characters", "The characters to remove; empty: whitespace.", form=True),
-            choice(
+            string_parameter(
+                "characters", "Characters", "The characters to remove; empty: whitespace.", form=ToolParameterForm.FORM
+            ),
+            select_parameter(
                 "side", "Side", "Which ends to trim.", {"both": "Both", "start": "Start", "end": "End"}, default="both"
             ),
         ],
@@ -162,12 +171,17 @@ class ReplaceTool(Tool):
         llm_description="Replace occurrences of a literal piece of text with another text.",
         parameters=[
             _TEXT,
-            text("find", "Find", "The text to look for (taken literally).", required=True),
-            text("replacement", "Replacement", "The text to put in its place (empty removes it)."),
-            number(
-                "count", "Count", "How many occurrences to replace, from the start; 0 replaces all.", default=0, low=0
+            string_parameter("find", "Find", "The text to look for (taken literally).", required=True),
+            string_parameter("replacement", "Replacement", "The text to put in its place (empty removes it)."),
+            number_parameter(
+                "count",
+                "Count",
+                "How many occurrences to replace, from the start; 0 replaces all.",
+                default=0,
+                minimum=0,
+                precision=0,
             ),
-            flag("case_sensitive", "Case sensitive", "Match upper and lower case exactly.", default=True),
+            boolean_parameter("case_sensitive", "Case sensitive", "Match upper and lower case exactly.", default=True),
         ],
         output_schema={"type": "object", "properties": {"replacements": {"type": "integer"}}},
     )
@@ -197,10 +211,19 @@ class SplitTool(Tool):
         llm_description="Split a text into a list of parts at a separator (\\n for lines).",
         parameters=[
             _TEXT,
-            text("separator", "Separator", "Where to cut; \\n is a line break (the default).", default="\\n"),
-            number("max_splits", "Max splits", "Cut at most this many times; 0: no limit.", default=0, low=0),
-            flag("trim_items", "Trim items", "Remove whitespace around each part.", default=False),
-            flag("remove_empty", "Remove empty", "Leave out empty parts.", default=False),
+            string_parameter(
+                "separator", "Separator", "Where to cut; \\n is a line break (the default).", default="\\n"
+            ),
+            number_parameter(
+                "max_splits",
+                "Max splits",
+                "Cut at most this many times; 0: no limit.",
+                default=0,
+                minimum=0,
+                precision=0,
+            ),
+            boolean_parameter("trim_items", "Trim items", "Remove whitespace around each part.", default=False),
+            boolean_parameter("remove_empty", "Remove empty", "Leave out empty parts.", default=False),
         ],
         output_schema={"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string"}}}},
     )
@@ -241,7 +264,7 @@ class JoinTool(Tool):
                 human_description="The list to join (or its JSON text). Items that are not text are written as JSON.",
                 llm_description="The list to join, as a JSON array.",
             ),
-            text(
+            string_parameter(
                 "separator", "Separator", "What goes between items, such as ', ' (\\n is a line break); empty: nothing."
             ),
         ],
@@ -254,7 +277,9 @@ class JoinTool(Tool):
         ]
         joined = separator.join(items)
         if len(joined) > MAX_JOINED:
-            raise invalid("items", f"the joined text would be {len(joined)} characters long; the limit is {MAX_JOINED}")
+            raise invalid_parameter(
+                "items", f"the joined text would be {len(joined)} characters long; the limit is {MAX_JOINED}"
+            )
         return joined
 
 
@@ -272,10 +297,16 @@ class SubstringTool(Tool):
         ),
         parameters=[
             _TEXT,
-            number(
-                "start", "Start", "Position of the first character (0-based; negative counts from the end).", default=0
+            number_parameter(
+                "start",
+                "Start",
+                "Position of the first character (0-based; negative counts from the end).",
+                default=0,
+                precision=0,
             ),
-            number("end", "End", "Position after the last character; empty: the end of the text."),
+            number_parameter(
+                "end", "End", "Position after the last character; empty: the end of the text.", precision=0
+            ),
         ],
     )
 

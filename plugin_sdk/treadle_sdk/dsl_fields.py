@@ -1,7 +1,9 @@
 """Reading fields of a node's DSL ``data``: each reader checks one field's shape and, when it is
-wrong, raises :class:`NodeConfigError` with the field's path inside ``data`` (STYLE habit 5).
+wrong, raises :class:`~treadle_sdk.nodes.NodeConfigError` with the field's path inside ``data``
+(STYLE habit 5). Node types call them from ``prepare()``.
 
-``null`` counts as missing, as Dify's exports write it for fields the editor never touched.
+Missing optional fields take the default the caller gives; ``null`` counts as missing, as Dify's
+exports write it for fields the editor never touched.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from treadle_sdk.nodes import NodeConfigError
-from treadle_sdk.templates import Selector
+from .nodes import NodeConfigError
+from .templates import Selector
 
-__all__ = ["choice", "flag", "items", "mapping", "optional_selector", "selector", "text"]
+__all__ = ["choice", "flag", "integer", "items", "mapping", "parse_optional_selector", "parse_selector", "text"]
 
 
 def mapping(value: Any, path: str) -> Mapping[str, Any]:
@@ -53,8 +55,28 @@ def flag(value: Any, path: str, default: bool = False) -> bool:
     raise NodeConfigError(f"expected true or false, not {value!r}", path)
 
 
+def integer(value: Any, path: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number within ``[minimum, maximum]``; numeric strings and whole floats are accepted."""
+    if value is None or value == "":
+        return default
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        number = int(value)
+    if number is None:
+        raise NodeConfigError(f"expected a whole number, not {value!r}", path)
+    if minimum is not None and number < minimum:
+        raise NodeConfigError(f"must be at least {minimum}, not {number}", path)
+    if maximum is not None and number > maximum:
+        raise NodeConfigError(f"must be at most {maximum}, not {number}", path)
+    return number
+
+
 def choice(value: Any, path: str, choices: Collection[str], default: str) -> str:
-    """One of ``choices``."""
+    """One of ``choices``; ``None`` and ``""`` read as ``default``."""
     if value is None or value == "":
         return default
     if not isinstance(value, str) or value not in choices:
@@ -63,8 +85,8 @@ def choice(value: Any, path: str, choices: Collection[str], default: str) -> str
     return value
 
 
-def selector(value: Any, path: str) -> Selector:
-    """A variable selector ``[node_id, variable, *path]``."""
+def parse_selector(value: Any, path: str) -> Selector:
+    """A variable selector ``[node_id, variable, *path]`` (VAR-REF-SYNTAX), kept as a tuple."""
     if isinstance(value, list | tuple) and len(value) >= 2 and all(isinstance(p, str | int) for p in value):
         parts = tuple(str(part) for part in value)
         if all(parts):
@@ -72,8 +94,8 @@ def selector(value: Any, path: str) -> Selector:
     raise NodeConfigError(f"expected a variable selector such as [node_id, variable], not {value!r}", path)
 
 
-def optional_selector(value: Any, path: str) -> Selector | None:
-    """Like :func:`selector`, but ``None`` and an empty list mean "no variable"."""
+def parse_optional_selector(value: Any, path: str) -> Selector | None:
+    """Like :func:`parse_selector`, but ``None`` and an empty list mean "no variable"."""
     if value is None or (isinstance(value, list | tuple) and not value):
         return None
-    return selector(value, path)
+    return parse_selector(value, path)

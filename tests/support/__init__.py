@@ -1,0 +1,1 @@
+"""Helpers shared by test packages (imported as ``support``: pytest puts ``tests/`` on the path)."""
