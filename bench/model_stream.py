@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,10 +148,24 @@ async def through_treadle(app: WorkflowApp, supervisor: PluginSupervisor) -> Tim
     return timing
 
 
-async def measure(read: Callable[[str], Any], runs: int, model: str) -> list[Timing]:
+Reader = Callable[[str], Awaitable[Timing]]
+
+
+async def measure(readers: dict[str, Reader], runs: int, model: str) -> dict[str, list[Timing]]:
+    """``runs`` streams of ``model`` per reader, the readers taking turns run by run, so that a
+    change in the machine's load while the bench runs weighs on all of them alike."""
     for _ in range(max(3, runs // 5)):
-        await read(model)
-    return [await read(model) for _ in range(runs)]
+        for read in readers.values():
+            await read(model)
+    timings: dict[str, list[Timing]] = {name: [] for name in readers}
+    for _ in range(runs):
+        for name, read in readers.items():
+            timings[name].append(await read(model))
+    return timings
+
+
+Figures = dict[str, dict[str, dict[str, float]]]
+PLACEMENTS = [("process", FIRST_PARTY_GROUP), ("inline", INLINE)]
 
 
 def summary(timings: list[Timing], chunks: int) -> dict[str, float]:
@@ -161,20 +176,19 @@ def summary(timings: list[Timing], chunks: int) -> dict[str, float]:
     }
 
 
-Figures = dict[str, dict[str, dict[str, float]]]
-
-
 async def run(settings: Settings, url: str, chunks: int, paced: int, runs: int) -> Figures:
     burst_model, paced_model = f"bench-{chunks}-0", f"bench-{paced}-2000"
-    results: Figures = {}
-    async with httpx.AsyncClient(timeout=60) as client:
-        results["direct"] = {
-            "burst": summary(await measure(lambda m: direct(client, url, m), runs, burst_model), chunks),
-            "paced": summary(await measure(lambda m: direct(client, url, m), runs, paced_model), paced),
-        }
-    for placement, group in (("process", FIRST_PARTY_GROUP), ("inline", INLINE)):
-        settings.plugins.placement["openai-compat"] = group
-        async with PluginSupervisor(settings) as supervisor:
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=60))
+
+        async def read_direct(model: str) -> Timing:
+            return await direct(client, url, model)
+
+        readers: dict[str, Reader] = {"direct": read_direct}
+        for placement, group in PLACEMENTS:
+            placed = settings.model_copy(deep=True)
+            placed.plugins.placement["openai-compat"] = group
+            supervisor = await stack.enter_async_context(PluginSupervisor(placed))
             supervisor.models.credentials = StaticCredentials(url)
             factory = PluginNodeFactory(supervisor)
             apps = {
@@ -187,11 +201,12 @@ async def run(settings: Settings, url: str, chunks: int, paced: int, runs: int) 
             ) -> Timing:
                 return await through_treadle(apps[model], sup)
 
-            results[placement] = {
-                "burst": summary(await measure(read, runs, burst_model), chunks),
-                "paced": summary(await measure(read, runs, paced_model), paced),
-            }
-    return results
+            readers[placement] = read
+        burst = await measure(readers, runs, burst_model)
+        pace = await measure(readers, runs, paced_model)
+    return {
+        name: {"burst": summary(burst[name], chunks), "paced": summary(pace[name], paced)} for name in readers
+    }
 
 
 def main() -> None:

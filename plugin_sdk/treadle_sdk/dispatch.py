@@ -266,7 +266,7 @@ class Dispatcher:
     def _check(self, spec: OperationSpec, entry: ExtensionEntry, ctx: CallContext, item: Any) -> Any:
         try:
             result = spec.result_adapter.validate_python(item)  # type: ignore[attr-defined]
-            if self.check_json:
+            if self.check_json and not spec.json_closed:  # type: ignore[attr-defined]
                 spec.result_adapter.dump_json(result)  # type: ignore[attr-defined]
             return result
         except PydanticSerializationError as exc:

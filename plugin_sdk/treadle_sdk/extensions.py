@@ -20,6 +20,8 @@ import enum
 import inspect
 import json
 import math
+import types
+import typing
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -141,6 +143,29 @@ class OperationSpec:
     def __post_init__(self) -> None:
         # Built once per operation of the contract, then reused for every call.
         object.__setattr__(self, "result_adapter", TypeAdapter(self.result))
+        object.__setattr__(self, "json_closed", json_closed(self.result))
+
+
+def json_closed(tp: Any) -> bool:
+    """True when every value that validates as ``tp`` also encodes as JSON: no ``Any`` (nor an
+    unparameterised container) anywhere inside it. Results of such types need no trial encoding."""
+    if tp is Any:
+        return False
+    if tp in (str, int, float, bool, type(None), None):
+        return True
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return all(json_closed(field.annotation) for field in tp.model_fields.values())
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return True
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return True
+    if origin is typing.Annotated:
+        return json_closed(typing.get_args(tp)[0])
+    args = typing.get_args(tp)
+    if origin in (list, tuple, dict, types.UnionType, typing.Union) and args:
+        return all(json_closed(arg) for arg in args if arg is not Ellipsis)
+    return False
 
 
 def operation(args: type[BaseModel], result: Any, *, stream: bool = False) -> Callable[[F], F]:

@@ -74,27 +74,61 @@ class PluginHostHandle(abc.ABC):
         """Run one operation of one of this host's extensions, yielding typed results."""
 
 
+class _Watch:
+    """Whether a stream's deadline has passed, and the task to wake if it passes mid-wait."""
+
+    __slots__ = ("expired", "task")
+
+    def __init__(self) -> None:
+        self.expired = False
+        self.task: asyncio.Task[Any] | None = None
+
+    def expire(self) -> None:
+        self.expired = True
+        if self.task is not None:
+            self.task.cancel()
+
+
 async def with_deadline(
     items: AsyncIterator[Any], deadline: float, *, plugin: str, call: str, timeout: float
 ) -> AsyncIterator[Any]:
-    """Yield from ``items`` until the loop-clock ``deadline``; past it, close them and raise."""
+    """Yield from ``items`` until the loop-clock ``deadline``; past it, close them and raise.
+
+    One timer serves the whole stream (a stream of thousands of chunks would otherwise arm and
+    disarm one per chunk): when it fires while the stream waits for its next item, it cancels that
+    wait; when it fires while the consumer holds an item, the next wait does not start.
+    """
+
+    def expired() -> PluginTimeout:
+        return PluginTimeout(
+            f"no answer within the {timeout:g} s deadline; the call was cancelled",
+            plugin=plugin,
+            call=call,
+            details={"timeout": timeout},
+        )
+
     iterator = aiter(items)
+    watch = _Watch()
+    timer = asyncio.get_running_loop().call_at(deadline, watch.expire)
     try:
         while True:
+            if watch.expired:
+                raise expired()
+            task = watch.task = asyncio.current_task()
             try:
-                async with asyncio.timeout_at(deadline):
-                    item = await anext(iterator)
+                item = await anext(iterator)
             except StopAsyncIteration:
                 return
-            except TimeoutError:
-                raise PluginTimeout(
-                    f"no answer within the {timeout:g} s deadline; the call was cancelled",
-                    plugin=plugin,
-                    call=call,
-                    details={"timeout": timeout},
-                ) from None
+            except asyncio.CancelledError:
+                # Our timer's cancel becomes the timeout; anyone else's cancel goes on up.
+                if watch.expired and task is not None and task.uncancel() == 0:
+                    raise expired() from None
+                raise
+            finally:
+                watch.task = None
             yield item
     finally:
+        timer.cancel()
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()
