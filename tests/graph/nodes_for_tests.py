@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from treadle.graph import (
+    CheckpointStore,
     CompiledWorkflow,
-    MemoryCheckpointStore,
     NodeSpec,
     RunLimits,
     RunResult,
@@ -326,7 +326,7 @@ class Harness:
         *,
         pool: VariablePool | None = None,
         limits: RunLimits | None = None,
-        checkpoints: MemoryCheckpointStore | None = None,
+        checkpoints: CheckpointStore | None = None,
         depth: int = 0,
     ) -> None:
         self.compiled, factory = compile_dsl(nodes, edges)

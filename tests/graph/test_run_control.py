@@ -1,5 +1,5 @@
 """Stopping, pausing and resuming runs, and checkpoints through the persistence port
-(EXEC-PAUSE-RESUME)."""
+(EXEC-PAUSE-RESUME). The checkpoint tests run against every store (the ``checkpoint_store`` fixture)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from treadle.graph import Checkpoint, MemoryCheckpointStore, VariablePool, WorkflowRun
+from treadle.graph import Checkpoint, CheckpointStore, VariablePool, WorkflowRun
 from treadle.graph import events as ev
 
 from .nodes_for_tests import Harness, chain, edge, node, run_dsl
@@ -93,13 +93,15 @@ def _pausable() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return nodes, [*chain("start", "a", "remember", "c", "end"), *chain("start", "d", "end")]
 
 
-async def test_pause_finishes_the_running_node_checkpoints_and_resumes_where_it_stopped() -> None:
+async def test_pause_finishes_the_running_node_checkpoints_and_resumes_where_it_stopped(
+    checkpoint_store: CheckpointStore,
+) -> None:
     """pause() while a node runs: that node finishes, a checkpoint is saved, the run returns
     "paused"; a new run of the same compiled workflow resumes from the checkpoint with a fresh pool
     and ends with the outputs of an uninterrupted run, without running any node twice."""
     uninterrupted, _ = await run_dsl(*_pausable(), pool=VariablePool.for_run(conversation={"memory": []}))
 
-    store = MemoryCheckpointStore()
+    store = checkpoint_store
     harness = Harness(*_pausable(), checkpoints=store, pool=VariablePool.for_run(conversation={"memory": []}))
     harness.listeners.append(_pause_when_started(harness, "a"))
     first = await harness.go()
@@ -126,10 +128,10 @@ async def test_pause_finishes_the_running_node_checkpoints_and_resumes_where_it_
     assert resumed.steps == uninterrupted.steps
 
 
-async def test_pause_lets_every_node_in_flight_finish_first() -> None:
+async def test_pause_lets_every_node_in_flight_finish_first(checkpoint_store: CheckpointStore) -> None:
     """Regression: pausing while two parallel nodes ran cancelled the one still running; the
     checkpoint forgot it, and the resumed run "succeeded" without that branch (and its End)."""
-    store = MemoryCheckpointStore()
+    store = checkpoint_store
     nodes = [
         node("start", "start"),
         node("a", "work", turns=1, outputs={"v": "A"}),
@@ -153,7 +155,7 @@ async def test_pause_lets_every_node_in_flight_finish_first() -> None:
     assert set(harness.journal.runs.values()) == {1}
 
 
-async def test_a_resumed_run_streams_on_without_repeating_text() -> None:
+async def test_a_resumed_run_streams_on_without_repeating_text(checkpoint_store: CheckpointStore) -> None:
     """Regression: on resume, every open Answer stream started again from its first part (text
     already streamed went out twice) and an Answer skipped before the pause streamed its text."""
     nodes = [
@@ -168,7 +170,7 @@ async def test_a_resumed_run_streams_on_without_repeating_text() -> None:
     uninterrupted, _ = await run_dsl(nodes, edges)
     assert uninterrupted.answer == "Yes a1a2 c1c2."
 
-    store = MemoryCheckpointStore()
+    store = checkpoint_store
     harness = Harness(nodes, edges, checkpoints=store)
     harness.listeners.append(_pause_when_started(harness, "a"))
     first = await harness.go()
@@ -187,26 +189,31 @@ async def test_a_resumed_run_streams_on_without_repeating_text() -> None:
     assert resumed.answer == uninterrupted.answer
 
 
-class RecordingStore(MemoryCheckpointStore):
-    """Keeps a copy of every checkpoint saved, not only the latest."""
+class RecordingStore:
+    """Saves through ``store`` and keeps what it reads back after every save, not only the latest."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, store: CheckpointStore) -> None:
+        self.store = store
         self.saved: list[Checkpoint] = []
 
     async def save(self, checkpoint: Checkpoint) -> None:
-        self.saved.append(copy.deepcopy(checkpoint))
-        await super().save(checkpoint)
+        await self.store.save(checkpoint)
+        loaded = await self.store.load(checkpoint.run_id)
+        assert loaded is not None
+        self.saved.append(loaded)
+
+    async def load(self, run_id: str) -> Checkpoint | None:
+        return await self.store.load(run_id)
 
 
-async def test_a_run_resumes_from_any_checkpoint_saved_after_each_node() -> None:
+async def test_a_run_resumes_from_any_checkpoint_saved_after_each_node(checkpoint_store: CheckpointStore) -> None:
     """Regression (checkpoint_every_node, for worker crashes): the checkpoint after a node was taken
     before the node's edges were decided, so a resumed run never ran what came after it; nodes in
     flight were in no list either. Now each checkpoint resumes to the same outputs."""
     nodes, edges = _pausable()
     uninterrupted, _ = await run_dsl(nodes, edges, pool=VariablePool.for_run(conversation={"memory": []}))
 
-    store = RecordingStore()
+    store = RecordingStore(checkpoint_store)
     harness = Harness(nodes, edges, checkpoints=store, pool=VariablePool.for_run(conversation={"memory": []}))
     harness.run.checkpoint_every_node = True
     assert (await harness.go()).status == "succeeded"

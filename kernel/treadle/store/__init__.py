@@ -1,0 +1,71 @@
+"""Persistence: SQLAlchemy tables, Alembic migrations, pagination and the SQL checkpoint store.
+
+SQLite (the embedded default, ``$TREADLE_HOME/treadle.db``) and PostgreSQL run the same migrations::
+
+    db = Database.from_settings(settings)
+    await upgrade_to_head(db)
+    async with db.session() as s:
+        s.add(Tenant(name="Acme"))
+"""
+
+from __future__ import annotations
+
+from .apps import APP_MODES, DRAFT, Annotation, App, EndUser, Workflow
+from .base import ROLES, Base
+from .checkpoints import SqlCheckpointStore
+from .conversations import Conversation, ConversationVariable, Message, MessageFeedback
+from .database import Database, async_url, create_engine
+from .errors import CheckpointEncodingError, DatabaseURLError, InvalidPage, NotFound, StoreError
+from .files import UploadFile
+from .migrate import current_revision, drift, head_revision, upgrade_to_head
+from .pagination import CONVERSATION_SORTS, CursorPage, Page, conversations_page, messages_page, paginate
+from .runs import NODE_STATUSES, RUN_STATUSES, CheckpointRecord, NodeExecution, WorkflowRun
+from .types import new_id, utcnow
+from .workspaces import API_KEY_TYPES, Account, ApiKey, Tenant, TenantMember
+
+__all__ = [
+    "API_KEY_TYPES",
+    "APP_MODES",
+    "CONVERSATION_SORTS",
+    "DRAFT",
+    "NODE_STATUSES",
+    "ROLES",
+    "RUN_STATUSES",
+    "Account",
+    "Annotation",
+    "ApiKey",
+    "App",
+    "Base",
+    "CheckpointEncodingError",
+    "CheckpointRecord",
+    "Conversation",
+    "ConversationVariable",
+    "CursorPage",
+    "Database",
+    "DatabaseURLError",
+    "EndUser",
+    "InvalidPage",
+    "Message",
+    "MessageFeedback",
+    "NodeExecution",
+    "NotFound",
+    "Page",
+    "SqlCheckpointStore",
+    "StoreError",
+    "Tenant",
+    "TenantMember",
+    "UploadFile",
+    "Workflow",
+    "WorkflowRun",
+    "async_url",
+    "conversations_page",
+    "create_engine",
+    "current_revision",
+    "drift",
+    "head_revision",
+    "messages_page",
+    "new_id",
+    "paginate",
+    "upgrade_to_head",
+    "utcnow",
+]

@@ -1,0 +1,107 @@
+"""The database connection: an async engine and session factory built from :class:`~treadle.config.Settings`.
+
+``sqlite:///path`` and ``postgresql://...`` URLs get their async drivers (aiosqlite, asyncpg); an
+empty URL means the embedded file ``$TREADLE_HOME/treadle.db``. SQLite connections run in WAL mode
+with foreign keys enforced, so cascades behave as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from ..config import Settings
+from .errors import DatabaseURLError
+
+__all__ = ["Database", "async_url", "create_engine"]
+
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+
+def async_url(url: str) -> URL:
+    """``url`` with the async driver of its database (``postgres://`` is read as ``postgresql://``)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseURLError(url, "not a database URL (expected sqlite:///FILE or postgresql://HOST/DB)") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    backend = "postgresql" if backend == "postgres" else backend
+    if backend not in _ASYNC_DRIVERS:
+        raise DatabaseURLError(url, f"unsupported database {backend!r} (use sqlite or postgresql)")
+    wanted = _ASYNC_DRIVERS[backend]
+    if driver and driver != wanted:
+        raise DatabaseURLError(url, f"driver {driver!r} is not async; use {backend}+{wanted} or leave it out")
+    return parsed.set(drivername=f"{backend}+{wanted}")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # WAL with NORMAL sync is durable against application crashes, which is what the embedded
+        # default needs; writers wait for each other instead of failing at once.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def create_engine(url: str | URL, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+    """An async engine for ``url``; ``schema`` (PostgreSQL) puts every table in that schema via search_path."""
+    parsed = async_url(url) if isinstance(url, str) else url
+    connect_args: dict[str, Any] = {}
+    if schema is not None:
+        if parsed.get_backend_name() != "postgresql":
+            raise DatabaseURLError(parsed.render_as_string(), "a schema can only be chosen on PostgreSQL")
+        connect_args["server_settings"] = {"search_path": schema}
+    engine = create_async_engine(parsed, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Database:
+    """One database: its engine and a session factory.
+
+    ``async with db.session() as s`` gives a session that commits when the block ends without an
+    error and rolls back otherwise. Call :meth:`dispose` (or use ``async with db``) when done.
+    """
+
+    def __init__(self, url: str | URL, *, schema: str | None = None, echo: bool = False) -> None:
+        self.engine = create_engine(url, schema=schema, echo=echo)
+        self.schema = schema
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database the configuration names (the embedded SQLite file when its URL is empty)."""
+        if not settings.database.url:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        return cls(settings.database_url)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.dispose()

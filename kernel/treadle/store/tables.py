@@ -1,0 +1,17 @@
+"""Every table of the store, in one place (Alembic's environment imports this to see them all)."""
+
+from __future__ import annotations
+
+from .apps import Annotation, App, EndUser, Workflow
+from .base import Base
+from .conversations import Conversation, ConversationVariable, Message, MessageFeedback
+from .files import UploadFile
+from .runs import CheckpointRecord, NodeExecution, WorkflowRun
+from .workspaces import Account, ApiKey, Tenant, TenantMember
+
+__all__ = ["ALL"]
+
+ALL: tuple[type[Base], ...] = (
+    Tenant, Account, TenantMember, ApiKey, App, Workflow, EndUser, Annotation, Conversation, Message,
+    MessageFeedback, ConversationVariable, WorkflowRun, NodeExecution, CheckpointRecord, UploadFile,
+)  # fmt: skip
