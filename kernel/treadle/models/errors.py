@@ -14,6 +14,8 @@ from typing import Any
 from treadle_sdk.errors import ErrorCode, PluginError, PluginFailed
 from treadle_sdk.model_errors import InvokeError
 
+from ..tenancy import errors as tenancy_errors
+
 __all__ = [
     "INVOKE_ERROR_TYPES",
     "CredentialNotFound",
@@ -85,9 +87,9 @@ class CredentialsRefused(WorkspaceSettingsError):
     error_type = "CredentialsValidateFailedError"
 
 
-class SecretKeyError(WorkspaceSettingsError):
+class SecretKeyError(WorkspaceSettingsError, tenancy_errors.SecretKeyError):
     """The server secret that encrypts credentials is missing, unreadable, or not the one a stored
-    credential was encrypted with."""
+    credential was encrypted with (the tenancy error, seen as a settings error)."""
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
