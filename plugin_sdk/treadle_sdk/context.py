@@ -39,6 +39,7 @@ KERNEL_METHODS = (
     "kv_get",
     "kv_set",
     "kv_delete",
+    "read_file",
 )
 
 
@@ -100,6 +101,22 @@ class KernelClient(abc.ABC):
 
     def kv_delete(self, key: str) -> None:
         self._run(self.akv_delete(key))
+
+    # -- stored files (``transfer_method`` local_file): bytes from the kernel's file storage ------
+
+    async def aread_file(self, file_id: str, *, max_bytes: int | None = None) -> bytes:
+        """The bytes of a file stored in the workspace of the call (a file value's ``related_id``).
+
+        Fails with ``not_found`` for a file the workspace does not have, and with
+        ``invalid_argument`` (``details.size``, ``details.limit``) when it is larger than ``max_bytes``.
+        """
+        payload: dict[str, Any] = {"file_id": file_id}
+        if max_bytes is not None:
+            payload["max_bytes"] = max_bytes
+        return b"".join([base64.b64decode(piece) async for piece in self.astream("read_file", payload)])
+
+    def read_file(self, file_id: str, *, max_bytes: int | None = None) -> bytes:
+        return self._run(self.aread_file(file_id, max_bytes=max_bytes))
 
     # -- models (PLUG-REVERSE-MODEL) ----------------------------------------------------------
     #

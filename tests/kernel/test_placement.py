@@ -25,6 +25,7 @@ def test_first_party_plugins_share_one_host_process_by_default() -> None:
         "http-node",
         "json-process",
         "local-embeddings",
+        "local-storage",
         "openapi-tools",
         "schedule-trigger",
         "text-tools",

@@ -19,11 +19,13 @@ from typing import Any, Protocol
 from treadle_sdk.context import KERNEL_METHODS
 from treadle_sdk.errors import (
     PluginInvalidArgument,
+    PluginNotFound,
     PluginPermissionDenied,
     PluginUnauthenticated,
     PluginUnimplemented,
 )
 
+from ..files.errors import FileServiceError, FileTooLarge, NoSuchFile
 from .kv import KVStore
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "AppInvoker",
     "ConversationHistory",
+    "FileSource",
     "InvocationScope",
     "InvokeFn",
     "KernelServices",
@@ -90,6 +93,13 @@ class ConversationHistory(Protocol):
     async def history(self, tenant_id: str, conversation_id: str, limit: int) -> list[dict[str, Any]]: ...
 
 
+class FileSource(Protocol):
+    """The bytes of a workspace's stored files (treadle.files.FileService); raises
+    :class:`~treadle.files.NoSuchFile` and :class:`~treadle.files.FileTooLarge`."""
+
+    def read(self, tenant_id: str, file_id: str, *, max_bytes: int | None = None) -> AsyncIterator[bytes]: ...
+
+
 class KernelServices:
     """Serves Kernel calls from plugins, checking each one's token and scope."""
 
@@ -107,6 +117,8 @@ class KernelServices:
         self.history = history
         self.models: ModelService | None = None
         self.tools: ToolService | None = None
+        #: Stored files nodes may read (``read_file``); the server sets its file service here.
+        self.files: FileSource | None = None
         self._invoke: InvokeFn | None = None
         self._scopes: dict[str, InvocationScope] = {}
         # Tokens are a random prefix plus a counter: unique, and cheap to make on every call. They
@@ -179,6 +191,29 @@ class KernelServices:
     async def _kv_delete(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
         await self.kv.delete(scope.plugin, scope.tenant_id, self._key(scope, payload))
         yield None
+
+    # -- stored files -----------------------------------------------------------------------------
+
+    async def _read_file(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
+        file_id, max_bytes = payload.get("file_id"), payload.get("max_bytes")
+        if not isinstance(file_id, str) or not file_id:
+            raise PluginInvalidArgument("read_file needs a 'file_id' string", plugin=scope.plugin)
+        if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0):
+            raise PluginInvalidArgument(
+                "read_file's 'max_bytes' must be a whole number of at least 0", plugin=scope.plugin
+            )
+        if self.files is None:
+            raise PluginUnimplemented("this kernel has no file storage to read files from", plugin=scope.plugin)
+        try:
+            # Read for the invocation's workspace: a file of another workspace is not found.
+            async for piece in self.files.read(scope.tenant_id, file_id, max_bytes=max_bytes):
+                yield base64.b64encode(piece).decode("ascii")
+        except NoSuchFile as exc:
+            raise PluginNotFound(exc.message, plugin=scope.plugin, details={"file_id": file_id}) from None
+        except FileTooLarge as exc:
+            raise PluginInvalidArgument(exc.message, plugin=scope.plugin, details=dict(exc.details)) from None
+        except FileServiceError as exc:
+            raise PluginInvalidArgument(exc.message, plugin=scope.plugin, details={"file_id": file_id}) from None
 
     # -- models, tools, apps ----------------------------------------------------------------------
 

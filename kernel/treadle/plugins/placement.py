@@ -42,6 +42,7 @@ FIRST_PARTY_DISTRIBUTIONS = frozenset(
         "treadle-plugin-json-process",
         "treadle-plugin-text-tools",
         "treadle-plugin-webscraper",
+        "treadle-plugin-local-storage",
     }
 )
 

@@ -273,7 +273,7 @@ async def test_files_over_the_limit_are_refused() -> None:
         await run(document(b"a" * 1001, "big.txt"), nodes=nodes)
 
 
-async def test_a_stored_file_cannot_be_read_before_file_storage_exists() -> None:
+async def test_a_stored_file_needs_the_runs_way_back_into_the_kernel() -> None:
     stored = {
         "dify_model_identity": "__dify__file__",
         "type": "document",
@@ -283,7 +283,8 @@ async def test_a_stored_file_cannot_be_read_before_file_storage_exists() -> None
         "extension": ".pdf",
         "mime_type": "application/pdf",
     }
-    with pytest.raises(FileReadError, match=r"cannot read file contract\.pdf: it has no URL"):
+    # Read through the kernel (tests/files/test_reading.py); a runtime without one says so.
+    with pytest.raises(FileReadError, match=r"cannot read file contract\.pdf: it is kept in the kernel's storage"):
         await run(stored)
 
 

@@ -333,7 +333,7 @@ async def test_binary_body_reads_a_remote_file_through_the_guard(server: LocalSe
     assert base64.b64decode(echo["body_base64"]) == b"remote bytes"
 
 
-async def test_a_file_kept_in_storage_cannot_be_read_yet(server: LocalServer) -> None:
+async def test_a_file_kept_in_storage_needs_the_runs_way_back_into_the_kernel(server: LocalServer) -> None:
     stored = {
         "dify_model_identity": "__dify__file__",
         "type": "document",
@@ -343,7 +343,7 @@ async def test_a_file_kept_in_storage_cannot_be_read_yet(server: LocalServer) ->
         "extension": ".pdf",
     }
     data = config(server.url("/echo"), "post", body=body("binary", {"type": "file", "file": ["start", "f"]}))
-    with pytest.raises(FileReadError, match=r"cannot read file upload\.pdf: it has no URL"):
+    with pytest.raises(FileReadError, match=r"cannot read file upload\.pdf: it is kept in the kernel's storage"):
         await run(data, {("start", "f"): stored})
 
 

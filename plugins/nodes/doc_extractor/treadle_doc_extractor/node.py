@@ -3,8 +3,8 @@ an array, for LLMs to read.
 
 ``variable_selector`` names a file variable (``text`` is a string) or an array of files (``text``
 is an array of strings, one per file, in order). File bytes are read by the HTTP node's
-:class:`~treadle_http_node.files.FileReader`: ``data:`` URLs, and http(s) URLs through the SSRF
-guard; files held in storage become readable with the storage issue.
+:class:`~treadle_http_node.files.FileReader`: stored files (``local_file`` uploads) through the
+kernel, ``data:`` URLs, and http(s) URLs through the SSRF guard.
 """
 
 from __future__ import annotations
@@ -91,9 +91,9 @@ class PreparedDocumentExtractor(PreparedNode):
         where = ".".join(selector)
         if isinstance(value, list):
             files = [self._file(item, f"{where}[{index}]") for index, item in enumerate(value)]
-            text: str | list[str] = [await self._text(file) for file in files]
+            text: str | list[str] = [await self._text(file, rt) for file in files]
         else:
-            text = await self._text(self._file(value, where))
+            text = await self._text(self._file(value, where), rt)
         return NodeResult(outputs={"text": text}, inputs={"variable_selector": selector})
 
     @staticmethod
@@ -103,9 +103,9 @@ class PreparedDocumentExtractor(PreparedNode):
             raise DocumentExtractorError(f"{where} is not a file or an array of files: {type(value).__name__}")
         return file
 
-    async def _text(self, file: FileRef) -> str:
+    async def _text(self, file: FileRef, rt: NodeRuntime) -> str:
         kind = format_of(file)
-        data = await self.node_type.files.read(file)
+        data = await self.node_type.files.read(file, rt.kernel)
         try:
             # Parsing a large PDF or Word file takes a while: not on the event loop.
             return await asyncio.to_thread(extract_text, data, kind)

@@ -4,12 +4,14 @@ A Dify file variable is an object such as ``{"dify_model_identity": "__dify__fil
 "document", "transfer_method": "remote_url", "remote_url": "https://...", "filename": "a.pdf",
 "extension": ".pdf", "mime_type": "application/pdf", "size": 1234, ...}``.
 
-Treadle has no file storage service yet, so a file's bytes are read from its ``url`` (or
-``remote_url``): a ``data:`` URL, or an http(s) URL fetched through the SSRF guard. Files known only
-by a storage id (``local_file`` and ``tool_file`` uploads) become readable with the storage issue,
-which brings a storage-backed reader; until then they fail with a clear :class:`FileReadError`.
-Files that nodes produce (HTTP responses) carry their bytes in a base64 ``data:`` URL for the same
-reason.
+A file's bytes are read from where it is:
+
+- files kept in the kernel's storage (``local_file`` uploads, ``tool_file``, known by ``related_id``)
+  through the kernel method ``read_file`` of the run's :class:`~treadle_sdk.context.KernelClient`,
+  for the run's workspace. Their ``url`` is a signed link for browsers, not read here: it points at
+  our own server, which the SSRF guard rightly refuses, and the kernel is one call away anyway;
+- a ``data:`` URL (files that nodes produce carry their bytes in one);
+- an http(s) URL (``url``, else ``remote_url``), fetched through the SSRF guard.
 
 The HTTP request node (binary and form-data bodies) and the document extractor share this module.
 """
@@ -25,13 +27,18 @@ from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import httpx
+from treadle_sdk.context import KernelClient
+from treadle_sdk.errors import PluginError, PluginInvalidArgument, PluginNotFound
 from treadle_sdk.files import FILE_IDENTITY, file_type_of, normalize_extension
 from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 
 from .bodies import BodyTooLarge, read_capped, readable_size
 from .errors import FileReadError
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "FileReader", "FileRef", "is_file_value"]
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "STORED_TRANSFER_METHODS", "FileReader", "FileRef", "is_file_value"]
+
+#: Transfer methods of files whose bytes the kernel keeps (read with ``read_file``).
+STORED_TRANSFER_METHODS = frozenset({"local_file", "tool_file"})
 
 #: The largest file read by default: Dify's default upload limit (15 MB).
 DEFAULT_MAX_FILE_BYTES = 15 * 1024 * 1024
@@ -105,8 +112,14 @@ class FileReader:
         self.max_bytes = max_bytes
         self._timeout = timeout
 
-    async def read(self, file: FileRef) -> bytes:
-        """The file's bytes; raises :class:`FileReadError` saying which file and why not."""
+    async def read(self, file: FileRef, kernel: KernelClient | None = None) -> bytes:
+        """The file's bytes; raises :class:`FileReadError` saying which file and why not.
+
+        ``kernel`` is the run's way back into the kernel (``NodeRuntime.kernel``): stored files
+        are read through it.
+        """
+        if file.transfer_method in STORED_TRANSFER_METHODS and file.related_id:
+            return await self._read_stored(file, kernel)
         if file.url.startswith("data:"):
             return self._read_data_url(file)
         scheme = urlsplit(file.url).scheme.lower()
@@ -114,10 +127,30 @@ class FileReader:
             return await self._download(file)
         if not file.url:
             raise FileReadError(
-                f"cannot read file {file.label}: it has no URL, and files kept in storage "
-                f"({file.transfer_method or 'no transfer method'}) cannot be read before file storage exists"
+                f"cannot read file {file.label}: it has no URL and no stored file id (related_id) "
+                f"({file.transfer_method or 'no transfer method'})"
             )
         raise FileReadError(f"cannot read file {file.label}: {scheme or 'its'} URLs are not readable")
+
+    async def _read_stored(self, file: FileRef, kernel: KernelClient | None) -> bytes:
+        assert file.related_id is not None
+        if kernel is None:
+            raise FileReadError(
+                f"cannot read file {file.label}: it is kept in the kernel's storage "
+                f"({file.transfer_method}), and this run has no way back into the kernel"
+            )
+        try:
+            return await kernel.aread_file(file.related_id, max_bytes=self.max_bytes)
+        except PluginNotFound:
+            raise FileReadError(
+                f"cannot read file {file.label}: there is no stored file {file.related_id!r} in this workspace"
+            ) from None
+        except PluginInvalidArgument as exc:
+            if "limit" in exc.details:
+                raise self._too_large(file, readable_size(int(exc.details.get("size", 0)))) from None
+            raise FileReadError(f"cannot read file {file.label}: {exc.message}") from None
+        except PluginError as exc:
+            raise FileReadError(f"cannot read file {file.label}: {exc.message}") from None
 
     def _too_large(self, file: FileRef, size: str | None = None) -> FileReadError:
         limit = readable_size(self.max_bytes)

@@ -140,14 +140,14 @@ async def _body(body: Body | None, rt: NodeRuntime, files: FileReader, headers: 
     if body.type == "binary":
         [file] = _files(rt, body.data[0].file, "the binary body", many=False)
         default_content_type(file.mime_type or "application/octet-stream")
-        return await files.read(file)
+        return await files.read(file, rt.kernel)
     # form-data: text fields, then files; the boundary must be ours, whatever the headers say.
     parts = []
     for item in body.data:
         name = rt.render(item.key).strip()
         if name and item.type == "file":
             for file in _files(rt, item.file, f"the form-data item {name!r}", many=True):
-                parts.append((name, file, await files.read(file)))
+                parts.append((name, file, await files.read(file, rt.kernel)))
     content, boundary = encode_multipart(_text_fields(body, rt), parts)
     headers["content-type"] = f"multipart/form-data; boundary={boundary}"
     return content
