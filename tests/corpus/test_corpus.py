@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from treadle.apps import RunRequest, WorkflowApp, check_dsl
+from treadle.apps import App, ModelConfigApp, RunRequest, WorkflowApp, check_dsl
 from treadle.config import Settings
 from treadle.graph.dsl import load_dsl
 from treadle.models import ModelMapping
@@ -241,3 +241,41 @@ async def test_files_needing_only_models_and_built_in_tools_run_on_the_fake_prov
     assert result.status == "succeeded", f"{name}: {result.error_type}: {result.error} (node {result.failed_node})"
     if app.is_chat:
         assert result.answer, f"{name}: the chatflow answered nothing"
+
+
+#: Chat, agent-chat and completion apps (``model_config``) that run on the fake provider, and why the
+#: others cannot: their agents call tools Treadle does not ship.
+MODEL_CONFIG_RUNS: dict[str, ModelRun] = {
+    "zhouyi-master-chat": ModelRun(query="帮我算一卦"),
+    "code-converter-completion": ModelRun({"Target_code": "Python", "default_input": "console.log('hi')"}),
+}
+MODEL_CONFIG_SKIPS = {
+    "ai-agent-basic": "its agent's tools include siliconflow flux, searxng search and audio tts/asr, not shipped",
+    "pdf-translate-react-agent": (
+        "its agent's tools are those of an MCP server (pdftranslate-mcp-server) it reaches over the network"
+    ),
+}
+
+
+def test_every_model_config_file_runs_or_says_why_not() -> None:
+    modes = ("chat", "agent-chat", "completion")
+    model_config_files = sorted(name for name, entry in FILES.items() if entry["app_mode"] in modes)
+    assert model_config_files == sorted([*MODEL_CONFIG_RUNS, *MODEL_CONFIG_SKIPS])
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_CONFIG_RUNS))
+@pytest.mark.asyncio(loop_scope="module")
+async def test_model_config_apps_run_on_the_fake_provider(name: str, supervisor: PluginSupervisor) -> None:
+    """Issue 5: chat and completion apps compile to start → llm → answer and run to completion with
+    their model mapped to the fake provider, which echoes the prompt's last user message."""
+    entry, case = FILES[name], MODEL_CONFIG_RUNS[name]
+    supervisor.models.mapping = ModelMapping({"*": f"fake:{case.model}"})
+    app = App.from_dsl(load_dsl(CORPUS / entry["file"]), PluginNodeFactory(supervisor))
+    assert isinstance(app, ModelConfigApp) and app.mode == entry["app_mode"]
+    request = RunRequest(inputs=case.inputs, query=case.query, conversation_id=f"{name}-1")
+    with supervisor.kernel_client(tenant_id=f"corpus-{name}") as kernel:
+        result = await app.run(request, kernel=kernel)
+    status = result.status if result.status == "succeeded" else f"{result.status}: {result.error}"
+    record(name, "run", f"{status} (fake:{case.model})")
+    assert result.status == "succeeded", f"{name}: {result.error_type}: {result.error} (node {result.failed_node})"
+    assert result.answer, f"{name}: the app answered nothing"

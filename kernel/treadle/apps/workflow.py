@@ -27,10 +27,14 @@ from ..graph import (
 )
 from ..graph.dsl import AppDSL
 from ..graph.engine import EventSink
+from .app import App
+from .features import AppFeatures
 
-__all__ = ["WORKFLOW_MODES", "RunRequest", "WorkflowApp"]
+__all__ = ["CONVERSATION_MODES", "WORKFLOW_MODES", "RunRequest", "WorkflowApp"]
 
 WORKFLOW_MODES = frozenset({"workflow", "advanced-chat"})
+#: Modes whose runs are turns of a conversation (``sys.query``, memory, conversation variables).
+CONVERSATION_MODES = frozenset({"advanced-chat", "chat", "agent-chat"})
 
 
 @dataclass
@@ -56,8 +60,11 @@ def _typed(value_type: str, value: Any) -> Any:
     return value
 
 
-class WorkflowApp:
+class WorkflowApp(App):
     """A workflow or chatflow app, compiled against the installed node types."""
+
+    #: The modes this class runs.
+    MODES: frozenset[str] = WORKFLOW_MODES
 
     def __init__(
         self,
@@ -69,10 +76,13 @@ class WorkflowApp:
         app_id: str = "",
         environment_variables: Sequence[Mapping[str, Any]] = (),
         conversation_variables: Sequence[Mapping[str, Any]] = (),
+        features: Mapping[str, Any] | None = None,
     ) -> None:
-        if mode not in WORKFLOW_MODES:
-            raise ValueError(f"a workflow app's mode is workflow or advanced-chat, not {mode!r}")
+        if mode not in self.MODES:
+            raise ValueError(f"a {type(self).__name__}'s mode is {' or '.join(sorted(self.MODES))}, not {mode!r}")
         self.mode = mode
+        #: Opening statement, follow-ups, moderation, file upload ... (``workflow.features``).
+        self.features = AppFeatures.parse(features or {})
         self.app_id = app_id or str(uuid.uuid4())
         self.workflow_id = str(uuid.uuid4())
         self.compiled: CompiledWorkflow = compile_workflow(build_graph(nodes, edges), factory)
@@ -104,11 +114,12 @@ class WorkflowApp:
             app_id=app_id,
             environment_variables=[var.model_dump() for var in app.workflow.environment_variables],
             conversation_variables=[var.model_dump() for var in app.workflow.conversation_variables],
+            features=app.workflow.features,
         )
 
     @property
     def is_chat(self) -> bool:
-        return self.mode == "advanced-chat"
+        return self.mode in CONVERSATION_MODES
 
     def new_run(
         self,
@@ -119,6 +130,8 @@ class WorkflowApp:
         on_event: EventSink | None = None,
         kernel: KernelClient | None = None,
     ) -> WorkflowRun:
+        if self.features.file_upload is not None:
+            self.features.file_upload.check(request.files)
         run_id = run_id or str(uuid.uuid4())
         system: dict[str, Any] = {
             "user_id": request.user_id,
@@ -159,5 +172,3 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value
-
-
