@@ -8,7 +8,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from treadle.graph import Checkpoint, CheckpointStore, VariablePool, WorkflowRun
+from treadle.graph import Checkpoint, CheckpointStore, MemoryCheckpointStore, VariablePool, WorkflowRun
 from treadle.graph import events as ev
 
 from .nodes_for_tests import Harness, chain, edge, node, run_dsl
@@ -218,7 +218,11 @@ async def test_a_run_resumes_from_any_checkpoint_saved_after_each_node(checkpoin
     harness.run.checkpoint_every_node = True
     assert (await harness.go()).status == "succeeded"
     assert len(store.saved) == len(nodes)
-    assert any(set(c.ready) & {"a", "c", "d"} for c in store.saved)  # some were taken with nodes in flight
+    if isinstance(checkpoint_store, MemoryCheckpointStore):
+        # Some were taken with nodes in flight. Only the memory store saves without yielding to the
+        # loop; a database store's save lets the parallel nodes finish first, so which checkpoints
+        # hold nodes in flight depends on its latency (each still resumes, below).
+        assert any(set(c.ready) & {"a", "c", "d"} for c in store.saved)
 
     for checkpoint in store.saved:
         resumed = await WorkflowRun(harness.compiled, VariablePool.for_run(conversation={"memory": []})).run(
