@@ -10,20 +10,26 @@ SQLite (the embedded default, ``$TREADLE_HOME/treadle.db``) and PostgreSQL run t
 
 from __future__ import annotations
 
+from .api_keys import SqlApiKeyRecords
 from .apps import APP_MODES, DRAFT, Annotation, App, EndUser, Workflow
 from .base import ROLES, Base
 from .checkpoints import SqlCheckpointStore
 from .conversations import Conversation, ConversationVariable, Message, MessageFeedback
 from .database import Database, async_url, create_engine
+from .end_users import ANONYMOUS_USER, get_or_create_end_user
 from .errors import CheckpointEncodingError, DatabaseURLError, InvalidPage, NotFound, StoreError
+from .file_records import SqlFileRecordStore
 from .files import UploadFile
+from .history import SqlConversationHistory
 from .migrate import current_revision, drift, head_revision, upgrade_to_head
 from .pagination import CONVERSATION_SORTS, CursorPage, Page, conversations_page, messages_page, paginate
+from .recorder import RunRecorder, RunRecorderError
 from .runs import NODE_STATUSES, RUN_STATUSES, CheckpointRecord, NodeExecution, WorkflowRun
 from .types import new_id, utcnow
 from .workspaces import API_KEY_TYPES, Account, ApiKey, Tenant, TenantMember
 
 __all__ = [
+    "ANONYMOUS_USER",
     "API_KEY_TYPES",
     "APP_MODES",
     "CONVERSATION_SORTS",
@@ -50,7 +56,12 @@ __all__ = [
     "NodeExecution",
     "NotFound",
     "Page",
+    "RunRecorder",
+    "RunRecorderError",
+    "SqlApiKeyRecords",
     "SqlCheckpointStore",
+    "SqlConversationHistory",
+    "SqlFileRecordStore",
     "StoreError",
     "Tenant",
     "TenantMember",
@@ -62,6 +73,7 @@ __all__ = [
     "create_engine",
     "current_revision",
     "drift",
+    "get_or_create_end_user",
     "head_revision",
     "messages_page",
     "new_id",

@@ -43,6 +43,9 @@ class Account(IdMixin, TimestampMixin, Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     last_active_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Console sessions carry the version they were issued under; raising it (password change,
+    #: "sign out everywhere") ends every older session.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class TenantMember(IdMixin, TimestampMixin, Base):
