@@ -1,4 +1,4 @@
-"""The ``treadle`` command: run the server, inspect plugins and configuration."""
+"""The ``treadle`` command: run the server, inspect plugins and configuration, manage apps."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +294,157 @@ def show_config(config: Path | None, as_json: bool) -> None:
         return
     click.echo(f"# effective configuration; file: {source or 'none (defaults and TREADLE_* environment)'}")
     click.echo(tomli_w.dumps(data), nl=False)
+
+
+# -- treadle app ----------------------------------------------------------------------------------
+
+
+@main.group("app")
+def app_group() -> None:
+    """Manage the apps in the data directory's database: import, publish, keys, export."""
+
+
+def _run_on_database(config: Path | None, work: Callable[[Settings, Any], Awaitable[Any]]) -> Any:
+    """Migrate the configured database, then run ``work(settings, db)``; app errors become CLI errors."""
+    from .runtime import AppManagerError
+    from .store import Database, StoreError, upgrade_to_head
+    from .tenancy import TenancyError
+
+    settings = _settings(config)
+
+    async def go() -> Any:
+        db = Database.from_settings(settings)
+        try:
+            await upgrade_to_head(db)
+            return await work(settings, db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    except (AppManagerError, StoreError, TenancyError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _manager(settings: Settings, db: Any, tenant_id: str, factory: Any = None) -> Any:
+    from .runtime import AppManager
+    from .tenancy import SecretCipher
+
+    return AppManager(db, SecretCipher(settings.home / "secret_key"), tenant_id, factory=factory)
+
+
+async def _manager_of_app(settings: Settings, db: Any, app_id: str) -> Any:
+    from .runtime import workspace_of_app
+
+    return _manager(settings, db, await workspace_of_app(db, app_id))
+
+
+@app_group.command("import")
+@click.argument("app_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--workspace", help="Workspace id or name (default: the first workspace).")
+@click.option("--name", help="The app's name (default: the DSL's app.name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the app as JSON.")
+@click.pass_obj
+def app_import(config: Path | None, app_file: Path, workspace: str | None, name: str | None, as_json: bool) -> None:
+    """Import a DSL file as a new app (checked against the installed plugins); print its id."""
+    from .plugins import PluginSupervisor
+    from .plugins.node_factory import PluginNodeFactory
+    from .runtime import ensure_first_workspace, resolve_workspace
+
+    async def work(settings: Settings, db: Any) -> Any:
+        first = await ensure_first_workspace(db) if workspace is None else None
+        if first is not None:
+            api = f"http://{settings.server.host}:{settings.server.port}/v1"
+            for line in first.sign_in_lines(api):
+                click.echo(line, err=True)
+        tenant_id = await resolve_workspace(db, workspace)
+        async with PluginSupervisor(settings) as supervisor:
+            manager = _manager(settings, db, tenant_id, PluginNodeFactory(supervisor))
+            return await manager.import_dsl(app_file, name=name)
+
+    app = _run_on_database(config, work)
+    if as_json:
+        body = {"id": app.id, "tenant_id": app.tenant_id, "mode": app.mode, "name": app.name}
+        click.echo(json.dumps(body, ensure_ascii=False))
+    else:
+        click.echo(app.id)
+
+
+@app_group.command("publish")
+@click.argument("app_id")
+@click.option("--name", "marked_name", default="", help="A name for this version.")
+@click.option("--comment", "marked_comment", default="", help="A note on what changed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
+@click.pass_obj
+def app_publish(config: Path | None, app_id: str, marked_name: str, marked_comment: str, as_json: bool) -> None:
+    """Publish the app's draft as a new version and put it in force."""
+
+    async def work(settings: Settings, db: Any) -> Any:
+        manager = await _manager_of_app(settings, db, app_id)
+        return await manager.publish(app_id, marked_name=marked_name, marked_comment=marked_comment)
+
+    version = _run_on_database(config, work)
+    if as_json:
+        click.echo(json.dumps(version.as_dict(), ensure_ascii=False))
+    else:
+        click.echo(f"published version {version.version} ({version.id})")
+
+
+@app_group.command("key")
+@click.argument("app_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the key as JSON.")
+@click.pass_obj
+def app_key(config: Path | None, app_id: str, as_json: bool) -> None:
+    """Create a Service API key for the app and print it (it is shown this once)."""
+
+    async def work(settings: Settings, db: Any) -> Any:
+        manager = await _manager_of_app(settings, db, app_id)
+        return await manager.create_api_key(app_id)
+
+    key = _run_on_database(config, work)
+    if as_json:
+        click.echo(json.dumps({"id": key.id, "app_id": key.app_id, "token": key.token, "display": key.display}))
+    else:
+        click.echo(key.token)
+
+
+@app_group.command("export")
+@click.argument("app_id")
+@click.option("--include-secrets", is_flag=True, help="Write the values of secret environment variables.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+@click.pass_obj
+def app_export(config: Path | None, app_id: str, include_secrets: bool, output: Path | None) -> None:
+    """Print the app's draft as a DSL file (secret values blank unless --include-secrets)."""
+
+    async def work(settings: Settings, db: Any) -> Any:
+        manager = await _manager_of_app(settings, db, app_id)
+        return await manager.export(app_id, include_secrets=include_secrets)
+
+    text = _run_on_database(config, work)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app_group.command("list")
+@click.option("--workspace", help="Workspace id or name (default: the first workspace).")
+@click.option("--json", "as_json", is_flag=True, help="Print the apps as JSON.")
+@click.pass_obj
+def app_list(config: Path | None, workspace: str | None, as_json: bool) -> None:
+    """List the workspace's apps, newest first."""
+    from .runtime import resolve_workspace
+
+    async def work(settings: Settings, db: Any) -> Any:
+        return await _manager(settings, db, await resolve_workspace(db, workspace)).list_apps()
+
+    apps = _run_on_database(config, work)
+    if as_json:
+        click.echo(json.dumps([app.as_dict() for app in apps], ensure_ascii=False))
+        return
+    for app in apps:
+        state = "published" if app.workflow_id else "draft"
+        click.echo(f"{app.id}  {app.mode:<14}{state:<10}{app.name}")
 
 
 main.add_command(models_group)

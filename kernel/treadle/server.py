@@ -17,6 +17,7 @@ from treadle_sdk.spin import new_spinning_loop
 from . import __version__
 from .api import create_app
 from .config import Settings
+from .runtime import prepare_database
 
 __all__ = ["SERVER_FILE", "ServerError", "read_server_file", "serve"]
 
@@ -70,6 +71,8 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     server = uvicorn.Server(config)
 
     async def run() -> None:
+        for line in await prepare_database(settings, f"http://{host}:{bound}/v1"):
+            log.info("%s", line)
         _write_server_file(server_file, info)
         log.info("Treadle %s on http://%s:%s, data in %s", __version__, host, bound, settings.home)
         try:
