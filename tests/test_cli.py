@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from support.serve import running_server
 from treadle.cli import main
 
 TREADLE = str(Path(sys.executable).with_name("treadle"))
@@ -72,35 +73,9 @@ def test_plugins_allow_list(home: Path, monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.fixture
 def server(home: Path) -> Iterator[dict[str, str]]:
     """A real `treadle serve` process on a free port, with its own data directory."""
-    env = {**os.environ, "TREADLE_HOME": str(home)}
-    log = (home / "serve.log").open("w")
-    proc = subprocess.Popen([TREADLE, "serve", "--port", "0"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    server_file = home / "server.json"
-    deadline = time.monotonic() + 30
-    info = None
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if server_file.exists():
-                info = json.loads(server_file.read_text())
-                try:
-                    if httpx.get(f"{info['url']}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-            time.sleep(0.05)
-        else:
-            raise AssertionError(f"the server did not come up: {(home / 'serve.log').read_text()}")
-        assert info is not None
+    with running_server(home, home / "serve.log") as info:
         yield info
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-    assert not server_file.exists(), "server.json must be removed when the server stops"
+    assert not (home / "server.json").exists(), "server.json must be removed when the server stops"
 
 
 def _table(home: Path) -> dict[str, dict[str, object]]:
