@@ -213,3 +213,29 @@ def test_run_without_a_mapping_names_the_missing_provider(tmp_path: Path) -> Non
     assert body["failed_node"] == "llm"
     assert "model provider 'langgenius/openai/openai' (model 'gpt-4o') is not installed" in body["error"]
     assert "--models PROVIDER[:MODEL]" in body["error"]
+
+
+def test_check_compiles_a_model_config_app(tmp_path: Path) -> None:
+    """A chat app's model_config compiles to a graph of installed node types (APP-* modes); a field
+    that cannot be used is named by its DSL path."""
+    config = {
+        "model": {"provider": "fake", "name": "echo", "mode": "chat", "completion_params": {}},
+        "pre_prompt": "You answer in one line.",
+        "user_input_form": [],
+    }
+    document = {"version": "0.5.0", "kind": "app", "app": {"mode": "chat", "name": "a chat app"},
+                "model_config": config}
+    path = tmp_path / "chat.yml"
+    path.write_text(yaml.safe_dump(document))
+    result = CliRunner().invoke(main, ["check", str(path), "--json"])
+    report = json.loads(result.output)
+    assert result.exit_code == 0, result.output
+    assert report["ok"] is True
+    assert (report["nodes"], report["edges"]) == (3, 2)
+
+    document["model_config"] = {**config, "agent_mode": {"enabled": True, "strategy": "nonsense", "tools": []}}
+    document["app"]["mode"] = "agent-chat"
+    path.write_text(yaml.safe_dump(document))
+    report = json.loads(CliRunner().invoke(main, ["check", str(path), "--json"]).output)
+    assert report["ok"] is False
+    assert any(p["path"].startswith("model_config.agent_mode") for p in report["problems"]), report["problems"]

@@ -11,10 +11,11 @@ from treadle_sdk.extensions import ExtensionKind
 
 from ..graph import GraphBuildError, Problem, build_graph, compile_workflow
 from ..graph.check import unresolved_references
-from ..graph.dsl import AppDSL, DSLError, load_dsl
+from ..graph.dsl import CHAT_APP_MODES, AppDSL, DSLError, load_dsl
 from ..graph.dsl_dependencies import dependencies
 from ..plugins.node_factory import PluginNodeFactory
 from ..plugins.supervisor import PluginSupervisor
+from .model_config import ModelConfigError, compile_model_config
 from .workflow import WORKFLOW_MODES
 
 __all__ = ["CheckReport", "check_dsl"]
@@ -83,6 +84,8 @@ def check_dsl(path: Path, supervisor: PluginSupervisor) -> CheckReport:
             report.add(Problem(f"needs plugin: {label} is not installed (used at {where})",
                                requirement.node_ids[0] if requirement.node_ids else ""))
 
+    if app.mode in CHAT_APP_MODES and app.app_model_config is not None:
+        return _check_model_config(app, app.app_model_config, supervisor, report)
     if app.workflow is None or app.mode not in WORKFLOW_MODES:
         return report
     positions = {node.id: index for index, node in enumerate(app.workflow.graph.nodes)}
@@ -112,4 +115,23 @@ def check_dsl(path: Path, supervisor: PluginSupervisor) -> CheckReport:
                 if label not in report.missing_plugins:
                     report.missing_plugins.append(label)
             report.add(_in_file(app, problem, positions))
+    return report
+
+
+def _check_model_config(
+    app: AppDSL, config: dict[str, Any], supervisor: PluginSupervisor, report: CheckReport
+) -> CheckReport:
+    """A chat, agent-chat or completion app: its ``model_config`` compiles to a graph, and that graph
+    to the installed node types (problems name the ``model_config`` field, not generated nodes)."""
+    try:
+        nodes, edges = compile_model_config(app.mode, config)
+    except ModelConfigError as exc:
+        report.add(Problem(exc.reason, path=exc.path))
+        return report
+    report.nodes, report.edges = len(nodes), len(edges)
+    try:
+        compile_workflow(build_graph(nodes, edges), PluginNodeFactory(supervisor))
+    except GraphBuildError as exc:
+        for problem in exc.problems:
+            report.add(Problem(f"the app's {problem.node_id or 'graph'} node: {problem.message}", path="model_config"))
     return report
