@@ -60,15 +60,9 @@ def supervised(home: Path) -> Supervised:
     @contextlib.asynccontextmanager
     async def start(placement: str = "inline", **plugin_settings: Any) -> AsyncIterator[PluginSupervisor]:
         settings = Settings.load(home=home, plugins=plugin_settings)
+        # Stopping the supervisor closes its extensions (openai_compat's HTTP client among them).
         async with PluginSupervisor(settings, groups=groups(placement)) as supervisor:
-            try:
-                yield supervisor
-            finally:
-                # Inline hosts do not close their extensions; the HTTP client of openai_compat is closed here.
-                for entry in supervisor.extensions():
-                    close = getattr(entry.extension, "aclose", None)
-                    if close is not None:
-                        await close()
+            yield supervisor
 
     return start
 
