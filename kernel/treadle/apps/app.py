@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["App"]
 
 
-class App:
+class App(abc.ABC):
     """An app of any of the five modes, compiled to a graph for the engine.
 
     ``App.from_dsl`` gives the class that runs the DSL's mode: :class:`~treadle.apps.WorkflowApp`
@@ -35,10 +36,11 @@ class App:
         return runner.from_dsl(app, factory, app_id=app_id)
 
     @property
+    @abc.abstractmethod
     def is_chat(self) -> bool:
         """Whether a run is a turn of a conversation (it has a query and memory)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def new_run(
         self,
         request: RunRequest,
@@ -49,8 +51,8 @@ class App:
         kernel: Any = None,
     ) -> WorkflowRun:
         """A run of the app, ready to start (its events go to ``on_event``)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def run(
         self,
         request: RunRequest,
@@ -60,4 +62,3 @@ class App:
         kernel: Any = None,
     ) -> RunResult:
         """Run the app to its end."""
-        raise NotImplementedError
