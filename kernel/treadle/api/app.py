@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator
@@ -10,40 +11,53 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from .. import __version__
 from ..config import Settings
 from ..plugins import PluginSupervisor, SqliteKVStore
+from ..store import Database
 from .errors import ApiError, exception_handlers
+from .service.routes import service_routes
+from .service.state import ServiceState
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings, *, admin_token: str, supervisor: PluginSupervisor | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    admin_token: str,
+    supervisor: PluginSupervisor | None = None,
+    database: Database | None = None,
+) -> Starlette:
     """The Treadle server application.
 
     ``admin_token`` guards the operator endpoints under ``/admin/api`` (the CLI reads it from the
-    data directory's ``server.json``). A ``supervisor`` given here is used as is (and not stopped);
-    otherwise one is made from ``settings`` and runs for the app's lifetime.
+    data directory's ``server.json``). A ``supervisor`` or ``database`` given here is used as is (and
+    not stopped); otherwise each is made from ``settings`` and lives as long as the app. The database
+    must be migrated already (``treadle serve`` migrates it before it starts the app).
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if supervisor is not None:
-            app.state.supervisor = supervisor
+        async with contextlib.AsyncExitStack() as stack:
+            settings.ensure_home()
+            db = database
+            if db is None:
+                db = Database.from_settings(settings)
+                stack.push_async_callback(db.dispose)
+            sup = supervisor
+            if sup is None:
+                kv = SqliteKVStore(settings.home / "plugin_kv.sqlite3")
+                stack.callback(kv.close)
+                sup = PluginSupervisor(settings, kv=kv)
+                await sup.start()
+                stack.push_async_callback(sup.stop)
+            app.state.supervisor = sup
+            app.state.service = await _service_state(settings, sup, db)
+            stack.push_async_callback(_drain, app.state.service)
             yield
-            return
-        settings.ensure_home()
-        kv = SqliteKVStore(settings.home / "plugin_kv.sqlite3")
-        own = PluginSupervisor(settings, kv=kv)
-        await own.start()
-        app.state.supervisor = own
-        try:
-            yield
-        finally:
-            await own.stop()
-            kv.close()
 
     def require_admin(request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -68,7 +82,35 @@ def create_app(settings: Settings, *, admin_token: str, supervisor: PluginSuperv
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/admin/api/plugins", plugins, methods=["GET"]),
+            Mount("/v1", routes=service_routes()),
         ],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )
+
+
+async def _service_state(settings: Settings, supervisor: PluginSupervisor, db: Database) -> ServiceState:
+    """The Service API's shared state: conversation memory and stored files served to the plugins
+    from the database, apps compiled against the installed node types."""
+    from ..files import FileService, FileSigner, PluginStorage
+    from ..plugins.node_factory import PluginNodeFactory
+    from ..store import SqlConversationHistory, SqlFileRecordStore
+    from ..tenancy import SecretCipher
+    from ..tenancy.secrets import derive_key
+
+    cipher = SecretCipher(settings.home / "secret_key")
+    supervisor.services.history = SqlConversationHistory(db)
+    files = FileService(
+        PluginStorage(supervisor, settings.storage.backend, home=settings.home),
+        SqlFileRecordStore(db),
+        FileSigner(derive_key(cipher.server_secret(), "file-urls")),
+    )
+    supervisor.services.files = files
+    return ServiceState(db=db, supervisor=supervisor, cipher=cipher, factory=PluginNodeFactory(supervisor), files=files)
+
+
+async def _drain(state: ServiceState) -> None:
+    """On shutdown, stop the runs still under way and let them write what they made."""
+    state.tasks.stop_all("the server is shutting down")
+    if state.background:
+        await asyncio.wait(list(state.background), timeout=10)

@@ -301,6 +301,11 @@ class AppManager:
         except ValidationError as exc:  # only a row edited by hand gets here
             raise AppImportError(f"app {app.id}", [Problem(str(exc))]) from None
 
+    def runnable_dsl(self, app: App, workflow: Workflow | None) -> AppDSL:
+        """The DSL that runs: ``app`` with ``workflow`` (a published version, for workflow and
+        advanced-chat apps) and its secret environment values opened."""
+        return self._dsl_of(app, workflow, include_secrets=True)
+
     # -- API keys and deletion ---------------------------------------------------------------------
 
     async def create_api_key(self, app_id: str, *, created_by: str | None = None) -> AppApiKey:

@@ -1,0 +1,369 @@
+"""Running an app for a Service API request: the conversation and message rows around the run, the
+run record, the stream of Dify events, and what is kept when the run ends.
+
+One :class:`RunExecution` per request. :meth:`RunExecution.prepare` does everything that can still
+be answered with an error status (the conversation, the inputs, the files, the engine run); then the
+run goes on as a task of its own, so a streaming client that goes away does not cut it short (as in
+Dify, the answer is still kept). The events that close a stream (``message_end``,
+``workflow_finished``, ``error``) are sent only once the message and the run record are written, so a
+client that reads its conversation as soon as the stream ends finds the answer there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ...apps import RunRequest
+from ...apps.features import FileUploadError
+from ...graph import WorkflowRun
+from ...graph import events as ev
+from ...store import Conversation, ConversationVariable, EndUser, Message, RunRecorder, utcnow
+from ..errors import ApiError
+from . import errors
+from .state import ActiveTask, LoadedApp, ServiceApp, ServiceState
+from .translator import EventTranslator, StreamContext
+
+__all__ = ["RunExecution", "RunPlan"]
+
+log = logging.getLogger(__name__)
+
+Payload = dict[str, Any]
+#: Events after which the stream ends; held back until what the run made is written.
+_CLOSING = frozenset({"message_end", "workflow_finished", "error", "workflow_paused"})
+_NEW_CONVERSATION_NAME = "New conversation"
+
+
+@dataclass
+class RunPlan:
+    """What a generation request asks for, checked: the app, who asks, and what to run with."""
+
+    app: ServiceApp
+    loaded: LoadedApp
+    end_user: EndUser
+    inputs: dict[str, Any]
+    query: str | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    #: Chat modes: the conversation to continue ("" for a new one).
+    conversation_id: str = ""
+    auto_generate_name: bool = True
+    streaming: bool = False
+    invoke_from: str = "service-api"
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+
+
+class RunExecution:
+    """One run of an app for one request, from the rows it needs to what it leaves behind."""
+
+    def __init__(self, state: ServiceState, plan: RunPlan) -> None:
+        self.state = state
+        self.plan = plan
+        self.task_id = str(uuid.uuid4())
+        self.run_id = str(uuid.uuid4())
+        self.message_id = str(uuid.uuid4()) if plan.app.mode != "workflow" else ""
+        self.conversation_id = ""
+        self.translator: EventTranslator | None = None
+        self._queue: asyncio.Queue[Payload | None] = asyncio.Queue()
+        self._held: list[Payload] = []
+        self._thoughts: list[Payload] = []
+        self._files: list[Payload] = []
+        self._conversation_values: dict[str, Any] | None = None
+        self._new_conversation = False
+        self._started = time.perf_counter()
+        self._run: WorkflowRun | None = None
+        self._kernel: contextlib.ExitStack | None = None
+        self._recorder: RunRecorder | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- before the run ----------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Write the conversation and message rows, and make the engine run; every error here is an
+        :class:`ApiError` answered before any event is sent."""
+        plan, app = self.plan, self.plan.app
+        dialogue_count = 0
+        if app.is_chat:
+            dialogue_count = await self._open_conversation()
+        elif app.mode == "completion":
+            await self._add_message()
+        created_by = {"id": plan.end_user.id, "user": plan.end_user.session_id}
+        self.translator = EventTranslator(StreamContext(
+            mode=app.mode,
+            task_id=self.task_id,
+            workflow_run_id=self.run_id,
+            workflow_id=plan.loaded.workflow_id,
+            message_id=self.message_id,
+            conversation_id=self.conversation_id,
+            created_by=created_by,
+        ))
+        request = RunRequest(
+            inputs=dict(plan.inputs),
+            query=plan.query,
+            files=list(plan.files),
+            user_id=plan.end_user.session_id,
+            conversation_id=self.conversation_id,
+            dialogue_count=dialogue_count,
+            conversation=self._conversation_values,
+        )
+        if app.mode in ("workflow", "advanced-chat"):
+            self._recorder = RunRecorder(
+                self.state.db,
+                tenant_id=app.tenant_id,
+                app_id=app.id,
+                workflow_id=plan.loaded.workflow_id or None,
+                version=plan.loaded.version,
+                type="chat" if app.mode == "advanced-chat" else "workflow",
+                triggered_from="app-run",
+                created_by_role="end_user",
+                created_by_end_user_id=plan.end_user.id,
+                conversation_id=self.conversation_id or None,
+                inputs=dict(plan.inputs),
+            )
+        stack = contextlib.ExitStack()
+        kernel = stack.enter_context(self.state.supervisor.kernel_client(tenant_id=app.tenant_id))
+        try:
+            self._run = plan.loaded.app.new_run(
+                request, run_id=self.run_id, on_event=self._on_event, kernel=kernel
+            )
+        except FileUploadError as exc:
+            stack.close()
+            await self._abandon(str(exc))
+            raise errors.INVALID_PARAM.error(str(exc), params=exc.field) from None
+        except BaseException:
+            stack.close()
+            await self._abandon("the run could not start")
+            raise
+        self._kernel = stack
+        self.state.tasks.add(ActiveTask(self.task_id, app.id, plan.end_user.id, self._run))
+
+    async def _open_conversation(self) -> int:
+        plan, app = self.plan, self.plan.app
+        loaded = plan.loaded
+        async with self.state.db.session() as session:
+            if plan.conversation_id:
+                conversation = await session.scalar(select(Conversation).where(
+                    Conversation.id == plan.conversation_id,
+                    Conversation.app_id == app.id,
+                    Conversation.end_user_id == plan.end_user.id,
+                    Conversation.is_deleted.is_(False),
+                ))
+                if conversation is None:
+                    raise errors.CONVERSATION_NOT_EXISTS.error()
+                if conversation.status != "normal":
+                    raise errors.CONVERSATION_COMPLETED.error()
+                # A conversation keeps the inputs it began with (as in Dify).
+                plan.inputs = dict(conversation.inputs or {}) or plan.inputs
+                rows = await session.scalars(
+                    select(ConversationVariable).where(ConversationVariable.conversation_id == conversation.id)
+                )
+                values = {row.name: row.value for row in rows}
+                defaults = {str(var["name"]): var.get("value") for var in loaded.conversation_variables}
+                self._conversation_values = {**defaults, **values} if (values or defaults) else None
+                dialogue_count = conversation.dialogue_count
+            else:
+                conversation = Conversation(
+                    app_id=app.id,
+                    end_user_id=plan.end_user.id,
+                    from_source="api",
+                    invoke_from=plan.invoke_from,
+                    mode=app.mode,
+                    name=_NEW_CONVERSATION_NAME,
+                    inputs=dict(plan.inputs),
+                    workflow_id=loaded.workflow_id or None,
+                )
+                session.add(conversation)
+                await session.flush()
+                for var in loaded.conversation_variables:
+                    session.add(ConversationVariable(
+                        id=str(var.get("id") or uuid.uuid4()),
+                        conversation_id=conversation.id,
+                        app_id=app.id,
+                        name=str(var["name"]),
+                        value_type=str(var.get("value_type", "string")),
+                        value=var.get("value"),
+                        description=str(var.get("description") or ""),
+                    ))
+                self._new_conversation = True
+                self._conversation_values = {
+                    str(var["name"]): var.get("value") for var in loaded.conversation_variables
+                } or None
+                dialogue_count = 0
+            self.conversation_id = conversation.id
+            session.add(self._message_row())
+        return dialogue_count
+
+    async def _add_message(self) -> None:
+        async with self.state.db.session() as session:
+            session.add(self._message_row())
+
+    def _message_row(self) -> Message:
+        plan = self.plan
+        return Message(
+            id=self.message_id,
+            app_id=plan.app.id,
+            conversation_id=self.conversation_id or None,
+            end_user_id=plan.end_user.id,
+            invoke_from=plan.invoke_from,
+            query=plan.query or "",
+            inputs=dict(plan.inputs),
+            files=[{**f, "belongs_to": "user"} for f in plan.files],
+            status="normal",
+        )
+
+    async def _abandon(self, error: str) -> None:
+        """The run never started: the message row says so (it is not left looking unanswered)."""
+        if not self.message_id:
+            return
+        async with self.state.db.session() as session:
+            await session.execute(
+                update(Message).where(Message.id == self.message_id).values(status="error", error=error)
+            )
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run in a task of its own (kept by the state until it ends)."""
+        task = asyncio.get_running_loop().create_task(self._drive(), name=f"run {self.run_id}")
+        self._task = task
+        self.state.background.add(task)
+        task.add_done_callback(self.state.background.discard)
+
+    def _on_event(self, event: ev.Event) -> None:
+        if self._recorder is not None:
+            self._recorder.on_event(event)
+        assert self.translator is not None
+        for payload in self.translator.translate(event):
+            name = payload["event"]
+            if name == "agent_thought":
+                self._thoughts.append(payload)
+            if name in _CLOSING:
+                self._held.append(payload)
+            elif self.plan.streaming:
+                self._queue.put_nowait(payload)
+
+    async def _drive(self) -> None:
+        assert self._run is not None and self._kernel is not None and self.translator is not None
+        failure: BaseException | None = None
+        try:
+            try:
+                if self._recorder is not None:
+                    async with self._recorder:
+                        await self._run.run()
+                else:
+                    await self._run.run()
+            finally:
+                self._kernel.close()
+                self.state.tasks.remove(self.task_id)
+            await self._finish()
+        except Exception as exc:  # the store or a bug; the client still hears of it
+            log.exception("run %s of app %s failed outside the engine", self.run_id, self.plan.app.id)
+            failure = exc
+        finally:
+            if failure is not None:
+                envelope = errors.INTERNAL_SERVER_ERROR.body(f"The run could not be completed: {failure}")
+                self._held = [payload for payload in self._held if payload["event"] != "message_end"]
+                self._held.append(self.translator.error_event(envelope))
+                if not self.translator.finished:
+                    self.translator.run.status = "failed"
+                    self.translator.run.error = str(failure)
+                    self.translator.run.error_type = "InternalServerError"
+            for payload in self._held:
+                if self.plan.streaming:
+                    self._queue.put_nowait(payload)
+            self._queue.put_nowait(None)
+
+    async def _finish(self) -> None:
+        """Keep what the run made: the message's answer and usage, the conversation's state."""
+        if not self.message_id:
+            return
+        translator = self.translator
+        assert translator is not None
+        usage = translator.usage.as_dict()
+        failed = translator.run.status == "failed"
+        values: dict[str, Any] = {
+            "answer": translator.answer,
+            "message_tokens": int(usage["prompt_tokens"]),
+            "answer_tokens": int(usage["completion_tokens"]),
+            "message_unit_price": _decimal(usage["prompt_unit_price"]),
+            "answer_unit_price": _decimal(usage["completion_unit_price"]),
+            "price_unit": _decimal(usage["prompt_price_unit"]) or Decimal("0.001"),
+            "total_price": _decimal(usage["total_price"]),
+            "currency": str(usage["currency"]),
+            "latency": time.perf_counter() - self._started,
+            "status": "error" if failed else "normal",
+            "error": translator.run.error if failed else None,
+            "agent_thoughts": [_thought_record(p, self.message_id) for p in self._thoughts],
+            "retriever_resources": list(translator.retriever_resources),
+            "updated_at": utcnow(),
+        }
+        if self.plan.app.mode == "advanced-chat":
+            values["workflow_run_id"] = self.run_id
+        async with self.state.db.session() as session:
+            await session.execute(update(Message).where(Message.id == self.message_id).values(**values))
+            if self.conversation_id:
+                await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == self.conversation_id)
+                    .values(dialogue_count=Conversation.dialogue_count + 1, updated_at=utcnow())
+                )
+                await self._save_conversation_variables(session)
+
+    async def _save_conversation_variables(self, session: Any) -> None:
+        values = self._conversation_values  # the run assigned into this dict
+        if not values:
+            return
+        for name, value in values.items():
+            await session.execute(
+                update(ConversationVariable)
+                .where(ConversationVariable.conversation_id == self.conversation_id, ConversationVariable.name == name)
+                .values(value=value, updated_at=utcnow())
+            )
+
+    # -- answering ---------------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[Payload]:
+        """The run's Dify events as they come, up to the closing ones."""
+        while (payload := await self._queue.get()) is not None:
+            yield payload
+
+    async def wait(self) -> EventTranslator:
+        """The run's end (blocking mode): its translator, holding the body to answer with."""
+        assert self._task is not None and self.translator is not None
+        await asyncio.shield(self._task)
+        return self.translator
+
+    def blocking_response(self) -> Payload:
+        """The blocking body (raises the :class:`ApiError` a failed message run answers with)."""
+        assert self.translator is not None
+        for payload in self._held:
+            if payload["event"] == "error" and payload.get("code") == "internal_server_error":
+                raise ApiError(500, "internal_server_error", str(payload.get("message", "")))
+        return self.translator.blocking_response()
+
+
+def _thought_record(payload: Mapping[str, Any], message_id: str) -> dict[str, Any]:
+    keys: Sequence[str] = ("id", "position", "thought", "observation", "tool", "tool_labels", "tool_input")
+    record = {key: payload.get(key) for key in keys}
+    record.update(
+        message_id=message_id,
+        chain_id=None,
+        files=list(payload.get("message_files") or []),
+        created_at=payload.get("created_at"),
+    )
+    return record
+

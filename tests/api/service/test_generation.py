@@ -1,0 +1,258 @@
+"""The generation endpoints end to end over HTTP: chat, completion and workflow runs, streaming and
+blocking, what they leave in the database, and stopping (API-CHAT-SEND, API-COMPL-SEND, API-WF-RUN,
+API-WF-RUN-ID, API-CHAT-STOP, API-SSE-*, API-COMMON-MODE, API-COMMON-ROUTE)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from support.service_api import ServiceApi, service_api
+from treadle.store import Conversation, Message, NodeExecution, WorkflowRun
+
+WORKFLOW = """\
+version: 0.3.0
+kind: app
+app: {mode: workflow, name: Shout}
+workflow:
+  graph:
+    nodes:
+    - id: start
+      data: {type: start, title: Start, variables: [{variable: text, label: Text, type: text-input, required: true}]}
+    - id: upper
+      data:
+        type: template-transform
+        title: Upper
+        variables: [{variable: t, value_selector: [start, text]}]
+        template: "{{ t | upper }}!"
+    - id: end
+      data: {type: end, title: End, outputs: [{variable: shout, value_selector: [upper, output]}]}
+    edges:
+    - {id: e1, source: start, target: upper}
+    - {id: e2, source: upper, target: end}
+"""
+
+CHATFLOW = """\
+version: 0.3.0
+kind: app
+app: {mode: advanced-chat, name: Parrot}
+workflow:
+  conversation_variables:
+  - {id: 5b0c6a43-6d1c-4b5e-9b1a-0d2f3e4c5a6b, name: turns, value_type: number, value: 0, description: turns so far}
+  graph:
+    nodes:
+    - id: start
+      data: {type: start, title: Start, variables: []}
+    - id: llm
+      data:
+        type: llm
+        title: LLM
+        model: {provider: fake, name: echo, mode: chat, completion_params: {}}
+        prompt_template: [{role: user, text: "{{#sys.query#}}"}]
+        memory: {window: {enabled: true, size: 10}, query_prompt_template: "{{#sys.query#}}"}
+        context: {enabled: false}
+        vision: {enabled: false}
+    - id: count
+      data:
+        type: assigner
+        title: Count
+        version: '2'
+        items: [{variable_selector: [conversation, turns], operation: +=, input_type: constant, value: 1}]
+    - id: answer
+      data: {type: answer, title: Answer, answer: "{{#llm.text#}}"}
+    edges:
+    - {id: e1, source: start, target: llm}
+    - {id: e2, source: llm, target: count}
+    - {id: e3, source: count, target: answer}
+"""
+
+CHAT = """\
+version: 0.3.0
+kind: app
+app: {mode: chat, name: Chatter}
+model_config:
+  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
+  pre_prompt: "You are terse."
+  user_input_form: []
+"""
+
+COMPLETION = """\
+version: 0.3.0
+kind: app
+app: {mode: completion, name: Writer}
+model_config:
+  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
+  pre_prompt: "Write about {{topic}}"
+  user_input_form: [{text-input: {variable: topic, label: Topic, required: true}}]
+"""
+
+APPS = {"workflow": WORKFLOW, "chatflow": CHATFLOW, "chat": CHAT, "completion": COMPLETION}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ServiceApi]:
+    async with service_api(tmp_path, backend=request.param, apps=APPS) as running:
+        yield running
+
+
+def sse_events(body: str) -> list[dict[str, Any]]:
+    events = []
+    for frame in body.split("\n\n"):
+        if frame.startswith("data: "):
+            events.append(json.loads(frame[len("data: "):]))
+    return events
+
+
+async def test_a_blocking_workflow_run_answers_with_its_outputs_and_is_recorded(api: ServiceApi) -> None:
+    response = await api.client.post(
+        "/workflows/run", headers=api.auth("workflow"), json={"inputs": {"text": "hi"}, "user": "u1"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"]["status"] == "succeeded"
+    assert body["data"]["outputs"] == {"shout": "HI!"}
+    assert body["data"]["total_steps"] == 3
+    assert body["workflow_run_id"] == body["data"]["id"]
+    async with api.db.session() as session:
+        run = await session.get(WorkflowRun, body["workflow_run_id"])
+        assert run is not None and run.status == "succeeded" and run.outputs == {"shout": "HI!"}
+        nodes = (await session.scalars(select(NodeExecution).where(NodeExecution.workflow_run_id == run.id))).all()
+        assert sorted(n.node_id for n in nodes) == ["end", "start", "upper"]
+
+
+async def test_a_streaming_workflow_run_sends_the_documented_events(api: ServiceApi) -> None:
+    response = await api.client.post(
+        "/workflows/run", headers=api.auth("workflow"),
+        json={"inputs": {"text": "yo"}, "user": "u1", "response_mode": "streaming"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response.text)
+    names = [e["event"] for e in events]
+    assert names[0] == "workflow_started" and names[-1] == "workflow_finished"
+    assert names.count("node_started") == 3 and names.count("node_finished") == 3
+    assert events[-1]["data"]["outputs"] == {"shout": "YO!"}
+    assert {e["task_id"] for e in events} == {events[0]["task_id"]}
+
+
+async def test_a_failed_workflow_run_is_a_body_whose_status_is_failed(api: ServiceApi) -> None:
+    response = await api.client.post("/workflows/run", headers=api.auth("workflow"), json={"inputs": {}, "user": "u"})
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["status"] == "failed" and "text" in data["error"]
+
+
+async def test_a_chatflow_conversation_remembers_and_keeps_its_variables(api: ServiceApi) -> None:
+    first = await api.client.post(
+        "/chat-messages", headers=api.auth("chatflow"), json={"inputs": {}, "query": "one", "user": "ann"}
+    )
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["event"] == "message" and body["mode"] == "advanced-chat"
+    conversation_id = body["conversation_id"]
+    second = await api.client.post(
+        "/chat-messages", headers=api.auth("chatflow"),
+        json={"inputs": {}, "query": "two", "user": "ann", "conversation_id": conversation_id,
+              "response_mode": "streaming"},
+    )
+    events = sse_events(second.text)
+    names = [e["event"] for e in events]
+    assert "message" in names and "message_end" in names and names[-1] == "workflow_finished"
+    assert "".join(e["answer"] for e in events if e["event"] == "message") == "two"  # echo: the last user message
+    second_run = events[-1]["workflow_run_id"]
+    async with api.db.session() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.dialogue_count == 2
+        messages = (await session.scalars(select(Message).where(Message.conversation_id == conversation_id))).all()
+        assert sorted(m.query for m in messages) == ["one", "two"]
+        assert all(m.answer and m.status == "normal" and m.workflow_run_id for m in messages)
+        llm = await session.scalar(select(NodeExecution).where(
+            NodeExecution.workflow_run_id == second_run, NodeExecution.node_id == "llm"))
+        assert llm is not None
+        prompts = json.dumps(llm.process_data)
+        assert "one" in prompts and "two" in prompts  # the first turn came back as memory
+        from treadle.store import ConversationVariable
+
+        turns = await session.scalar(select(ConversationVariable.value).where(
+            ConversationVariable.conversation_id == conversation_id, ConversationVariable.name == "turns"))
+        assert turns == 2
+
+
+async def test_another_users_conversation_is_not_found(api: ServiceApi) -> None:
+    first = await api.client.post(
+        "/chat-messages", headers=api.auth("chat"), json={"inputs": {}, "query": "hi", "user": "ann"}
+    )
+    conversation_id = first.json()["conversation_id"]
+    response = await api.client.post(
+        "/chat-messages", headers=api.auth("chat"),
+        json={"inputs": {}, "query": "hi", "user": "bob", "conversation_id": conversation_id},
+    )
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "message": "Conversation Not Exists.", "status": 404}
+
+
+async def test_a_chat_app_answers_blocking_with_usage(api: ServiceApi) -> None:
+    response = await api.client.post(
+        "/chat-messages", headers=api.auth("chat"), json={"inputs": {}, "query": "hello", "user": "u"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mode"] == "chat" and "hello" in body["answer"]
+    assert body["metadata"]["usage"]["total_tokens"] > 0
+    assert body["id"] == body["message_id"]
+
+
+async def test_a_completion_app_streams_message_and_message_end(api: ServiceApi) -> None:
+    response = await api.client.post(
+        "/completion-messages", headers=api.auth("completion"),
+        json={"inputs": {"topic": "owls"}, "user": "u", "response_mode": "streaming"},
+    )
+    events = sse_events(response.text)
+    assert events[-1]["event"] == "message_end"
+    assert "owls" in "".join(e["answer"] for e in events if e["event"] == "message")
+    assert all("conversation_id" not in e for e in events)
+    async with api.db.session() as session:
+        message = await session.get(Message, events[-1]["id"])
+        assert message is not None and "owls" in message.answer and message.answer_tokens > 0
+
+
+async def test_routes_check_the_apps_mode(api: ServiceApi) -> None:
+    wrong = await api.client.post("/chat-messages", headers=api.auth("workflow"),
+                                  json={"inputs": {}, "query": "x", "user": "u"})
+    assert wrong.status_code == 400 and wrong.json()["code"] == "not_chat_app"
+    wrong = await api.client.post("/workflows/run", headers=api.auth("chat"), json={"inputs": {}, "user": "u"})
+    assert wrong.status_code == 400 and wrong.json()["code"] == "not_workflow_app"
+
+
+async def test_a_request_without_a_valid_key_is_unauthorized(api: ServiceApi) -> None:
+    missing = await api.client.post("/workflows/run", json={"inputs": {}, "user": "u"})
+    assert missing.status_code == 401 and missing.json()["code"] == "unauthorized"
+    wrong = await api.client.post("/workflows/run", headers={"Authorization": "Bearer app-" + "x" * 24},
+                                  json={"inputs": {}, "user": "u"})
+    assert wrong.status_code == 401
+
+
+async def test_a_missing_user_is_invalid_param(api: ServiceApi) -> None:
+    response = await api.client.post("/workflows/run", headers=api.auth("workflow"), json={"inputs": {"text": "a"}})
+    assert response.status_code == 400
+    assert response.json()["message"] == "Arg user must be provided."
+
+
+async def test_a_version_run_needs_a_published_version_id(api: ServiceApi) -> None:
+    manager = api.manager(api.tenant_id)
+    versions = await manager.versions(api.apps["workflow"])
+    draft = next(v for v in versions if v.version == "draft")
+    published = next(v for v in versions if v.version != "draft")
+    ok = await api.client.post(f"/workflows/{published.id}/run", headers=api.auth("workflow"),
+                               json={"inputs": {"text": "a"}, "user": "u"})
+    assert ok.status_code == 200 and ok.json()["data"]["workflow_id"] == published.id
+    refused = await api.client.post(f"/workflows/{draft.id}/run", headers=api.auth("workflow"),
+                                    json={"inputs": {"text": "a"}, "user": "u"})
+    assert refused.status_code == 400 and refused.json()["code"] == "bad_request"
+    bad = await api.client.post("/workflows/nope/run", headers=api.auth("workflow"),
+                                json={"inputs": {"text": "a"}, "user": "u"})
+    assert bad.status_code == 400

@@ -1,0 +1,97 @@
+"""The Service API in process for tests: a migrated database with a workspace, apps imported from
+DSL text and published, an app key each, and an HTTP client on ``/v1`` of the real application
+(its lifespan run, plugins inline)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from treadle.api import create_app
+from treadle.config import Settings
+from treadle.plugins import GroupPlan, PluginSpec, PluginSupervisor
+from treadle.plugins.node_factory import PluginNodeFactory
+from treadle.runtime import AppManager, ensure_first_workspace
+from treadle.store import Database
+from treadle.tenancy import SecretCipher
+
+from support.databases import migrated_database
+
+#: The plugins the Service API tests run with, all inline (fast to start, same code paths).
+INLINE_PLUGINS = (
+    "core-nodes", "llm-nodes", "agent-nodes", "fake", "basic-tools", "local-storage",
+)
+
+
+@dataclass
+class ServiceApi:
+    """A running Service API and the apps made for a test."""
+
+    app: Starlette
+    db: Database
+    supervisor: PluginSupervisor
+    settings: Settings
+    tenant_id: str
+    client: httpx.AsyncClient
+    apps: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, name: str) -> dict[str, str]:
+        """The Authorization header of app ``name``'s key."""
+        return {"Authorization": f"Bearer {self.keys[name]}"}
+
+    @property
+    def state(self) -> Any:
+        return self.app.state.service
+
+    async def add_app(self, name: str, dsl: str, *, tenant_id: str | None = None, publish: bool = True) -> str:
+        """Import ``dsl`` as app ``name`` (published, with a key); its id."""
+        manager = self.manager(tenant_id or self.tenant_id)
+        summary = await manager.import_dsl(dsl, name=name)  # the app row
+        if publish and summary.mode in ("workflow", "advanced-chat"):
+            await manager.publish(summary.id)
+        key = await manager.create_api_key(summary.id)
+        self.apps[name] = summary.id
+        self.keys[name] = key.token
+        return summary.id
+
+    def manager(self, tenant_id: str) -> AppManager:
+        return AppManager(
+            self.db, SecretCipher(self.settings.home / "secret_key"), tenant_id,
+            factory=PluginNodeFactory(self.supervisor),
+        )
+
+
+@contextlib.asynccontextmanager
+async def service_api(
+    tmp_path: Path, *, backend: str = "sqlite", apps: Mapping[str, str] | None = None,
+    plugins: tuple[str, ...] = INLINE_PLUGINS, models: Mapping[str, str] | None = None,
+) -> AsyncIterator[ServiceApi]:
+    """The Service API on ``backend`` with ``apps`` (name -> DSL text) imported, published and keyed.
+
+    ``models`` is the ``[models] map`` (e.g. ``{"*": "fake:echo"}``).
+    """
+    home = tmp_path / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    if models:
+        pairs = ", ".join(f'"{source}" = "{target}"' for source, target in models.items())
+        (home / "treadle.toml").write_text(f"[models]\nmap = {{ {pairs} }}\n")
+    settings = Settings.load(home=home)
+    async with migrated_database(backend, tmp_path) as db:
+        first = await ensure_first_workspace(db, password="Passw0rd-for-tests")
+        assert first is not None
+        groups = [GroupPlan("inline", True, tuple(PluginSpec(name) for name in plugins))]
+        async with PluginSupervisor(settings, groups=groups) as supervisor:
+            application = create_app(settings, admin_token="admin-token-for-tests", supervisor=supervisor, database=db)
+            async with application.router.lifespan_context(application):
+                transport = httpx.ASGITransport(app=application)
+                async with httpx.AsyncClient(transport=transport, base_url="http://treadle.test/v1") as client:
+                    api = ServiceApi(application, db, supervisor, settings, first.workspace_id, client)
+                    for name, dsl in (apps or {}).items():
+                        await api.add_app(name, dsl)
+                    yield api
