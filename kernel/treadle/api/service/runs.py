@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,6 +32,7 @@ from ..errors import ApiError
 from . import errors
 from .state import ActiveTask, LoadedApp, ServiceApp, ServiceState
 from .translator import EventTranslator, StreamContext
+from .usage import decimal_of as _decimal
 
 __all__ = ["RunExecution", "RunPlan"]
 
@@ -58,13 +59,6 @@ class RunPlan:
     auto_generate_name: bool = True
     streaming: bool = False
     invoke_from: str = "service-api"
-
-
-def _decimal(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return Decimal(0)
 
 
 class RunExecution:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["UsageTotal", "empty_usage"]
+__all__ = ["UsageTotal", "decimal_of", "empty_usage"]
 
 _PRICES = ("prompt_price", "completion_price", "total_price")
 _TOKENS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -31,7 +31,8 @@ def empty_usage() -> dict[str, Any]:
     }
 
 
-def _decimal(value: Any) -> Decimal:
+def decimal_of(value: Any) -> Decimal:
+    """``value`` (a number or a decimal string) as a Decimal; 0 when it is neither."""
     try:
         return Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -53,7 +54,7 @@ class UsageTotal:
         for name in _TOKENS:
             total[name] += int(usage.get(name) or 0)
         for name in _PRICES:
-            total[name] = str(_decimal(total[name]) + _decimal(usage.get(name) or 0))
+            total[name] = str(decimal_of(total[name]) + decimal_of(usage.get(name) or 0))
         for name in _UNIT:
             if usage.get(name) is not None:
                 total[name] = str(usage[name])
