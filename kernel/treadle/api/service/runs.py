@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ...apps import RunRequest
-from ...apps.features import FileUploadError
+from ...apps.features import ConversationNamer, FileUploadError, Moderation, ModerationError, fallback_name
 from ...graph import WorkflowRun
 from ...graph import events as ev
 from ...store import Conversation, ConversationVariable, EndUser, Message, RunRecorder, utcnow
@@ -42,6 +42,8 @@ Payload = dict[str, Any]
 #: Events after which the stream ends; held back until what the run made is written.
 _CLOSING = frozenset({"message_end", "workflow_finished", "error", "workflow_paused"})
 _NEW_CONVERSATION_NAME = "New conversation"
+#: Modes whose answers the moderation feature checks (FEAT-MODERATION).
+_MESSAGE_MODES = frozenset({"chat", "agent-chat", "advanced-chat", "completion"})
 
 
 @dataclass
@@ -83,6 +85,14 @@ class RunExecution:
         self._kernel: contextlib.ExitStack | None = None
         self._recorder: RunRecorder | None = None
         self._task: asyncio.Task[None] | None = None
+        self._moderation: Moderation | None = None
+        #: Input moderation answered for the app: the preset response, sent instead of running.
+        self._direct_answer: str | None = None
+        #: Output moderation (streaming): the answer's pieces wait here until they pass.
+        self._unchecked: asyncio.Queue[Payload | None] | None = None
+        self._checker: asyncio.Task[None] | None = None
+        #: The answer that output moderation put in place of the model's.
+        self._replaced: str | None = None
 
     # -- before the run ----------------------------------------------------------------------------
 
@@ -131,9 +141,11 @@ class RunExecution:
         stack = contextlib.ExitStack()
         kernel = stack.enter_context(self.state.supervisor.kernel_client(tenant_id=app.tenant_id))
         try:
-            self._run = plan.loaded.app.new_run(
-                request, run_id=self.run_id, on_event=self._on_event, kernel=kernel
-            )
+            await self._moderate_input(request, kernel)
+            if self._direct_answer is None:
+                self._run = plan.loaded.app.new_run(
+                    request, run_id=self.run_id, on_event=self._on_event, kernel=kernel
+                )
         except FileUploadError as exc:
             stack.close()
             await self._abandon(str(exc))
@@ -144,6 +156,24 @@ class RunExecution:
             raise
         self._kernel = stack
         self.state.tasks.add(ActiveTask(self.task_id, app.id, plan.end_user.id, self._run))
+
+    async def _moderate_input(self, request: RunRequest, kernel: Any) -> None:
+        """FEAT-MODERATION on the way in: a flagged request is answered with the preset response
+        (no model is called), or goes on with the replacement inputs and query."""
+        config = self.plan.loaded.app.features.moderation
+        if config is None or self.plan.app.mode not in _MESSAGE_MODES:
+            return
+        try:
+            self._moderation = Moderation(config, kernel=kernel, app_id=self.plan.app.id)
+        except ModerationError as exc:
+            raise errors.APP_UNAVAILABLE.error(f"The app's moderation cannot run here: {exc}") from None
+        result = await self._moderation.check_input(request.inputs, request.query or "")
+        if not result.flagged:
+            return
+        if result.action == "direct_output":
+            self._direct_answer = result.preset_response
+            return
+        request.inputs, request.query = dict(result.inputs), result.query
 
     async def _open_conversation(self) -> int:
         plan, app = self.plan, self.plan.app
@@ -232,10 +262,12 @@ class RunExecution:
 
     def start(self) -> None:
         """Run in a task of its own (kept by the state until it ends)."""
-        task = asyncio.get_running_loop().create_task(self._drive(), name=f"run {self.run_id}")
-        self._task = task
-        self.state.background.add(task)
-        task.add_done_callback(self.state.background.discard)
+        loop = asyncio.get_running_loop()
+        moderation = self._moderation
+        if self.plan.streaming and moderation is not None and moderation.config.outputs.enabled:
+            self._unchecked = asyncio.Queue()
+            self._checker = loop.create_task(self._check_output_stream(moderation, self._unchecked))
+        self._task = self.state.run_later(self._drive())
 
     def _on_event(self, event: ev.Event) -> None:
         if self._recorder is not None:
@@ -247,19 +279,49 @@ class RunExecution:
                 self._thoughts.append(payload)
             if name in _CLOSING:
                 self._held.append(payload)
-            elif self.plan.streaming:
+            elif not self.plan.streaming:
+                continue
+            elif self._unchecked is not None and name in ("message", "agent_message"):
+                self._unchecked.put_nowait(payload)
+            else:
                 self._queue.put_nowait(payload)
 
+    async def _check_output_stream(self, moderation: Moderation, unchecked: asyncio.Queue[Payload | None]) -> None:
+        """FEAT-MODERATION on the way out, streaming: the answer's pieces go on once they pass; a
+        flagged answer is replaced (``message_replace``) and the rest of it is dropped."""
+        last: Payload = {}
+        ended = False
+
+        async def pieces() -> AsyncIterator[str]:
+            nonlocal last, ended
+            while (payload := await unchecked.get()) is not None:
+                last = payload
+                yield str(payload.get("answer", ""))
+            ended = True
+
+        assert self.translator is not None
+        async for piece in moderation.moderate_stream(pieces()):
+            if piece.replace:
+                self._replaced = piece.text
+                self._queue.put_nowait(self.translator.message_replace(piece.text))
+                while not ended and await unchecked.get() is not None:
+                    pass
+                return
+            self._queue.put_nowait({**last, "answer": piece.text})
+
     async def _drive(self) -> None:
-        assert self._run is not None and self._kernel is not None and self.translator is not None
+        assert self._kernel is not None and self.translator is not None
         failure: BaseException | None = None
         try:
             try:
-                if self._recorder is not None:
+                if self._run is None:
+                    self._answer_directly(self._direct_answer or "")
+                elif self._recorder is not None:
                     async with self._recorder:
                         await self._run.run()
                 else:
                     await self._run.run()
+                await self._check_output()
             finally:
                 self._kernel.close()
                 self.state.tasks.remove(self.task_id)
@@ -281,6 +343,28 @@ class RunExecution:
                     self._queue.put_nowait(payload)
             self._queue.put_nowait(None)
 
+    def _answer_directly(self, answer: str) -> None:
+        """Answer without running the app (moderation's preset response): the answer, then the end
+        of the message; a chatflow sends no workflow events, as no workflow ran."""
+        self._recorder = None
+        self._on_event(ev.StreamChunk(run_id=self.run_id, text=answer))
+        self._on_event(ev.RunSucceeded(run_id=self.run_id))
+        self._held = [payload for payload in self._held if payload["event"] != "workflow_finished"]
+
+    async def _check_output(self) -> None:
+        """Let the output check finish (streaming), or check the whole answer (blocking)."""
+        if self._unchecked is not None and self._checker is not None:
+            self._unchecked.put_nowait(None)
+            await self._checker
+            return
+        moderation, translator = self._moderation, self.translator
+        if moderation is None or not moderation.config.outputs.enabled or translator is None or self._run is None:
+            return
+        result = await moderation.check_output(translator.answer)
+        if result.flagged:
+            self._replaced = result.replacement
+            translator.message_replace(result.replacement)
+
     async def _finish(self) -> None:
         """Keep what the run made: the message's answer and usage, the conversation's state."""
         if not self.message_id:
@@ -290,7 +374,7 @@ class RunExecution:
         usage = translator.usage.as_dict()
         failed = translator.run.status == "failed"
         values: dict[str, Any] = {
-            "answer": translator.answer,
+            "answer": self._replaced if self._replaced is not None else translator.answer,
             "message_tokens": int(usage["prompt_tokens"]),
             "answer_tokens": int(usage["completion_tokens"]),
             "message_unit_price": _decimal(usage["prompt_unit_price"]),
@@ -316,6 +400,21 @@ class RunExecution:
                     .values(dialogue_count=Conversation.dialogue_count + 1, updated_at=utcnow())
                 )
                 await self._save_conversation_variables(session)
+        if self._new_conversation and self.plan.auto_generate_name and self.plan.query:
+            self.state.run_later(self._name_conversation(self.plan.query))
+
+    async def _name_conversation(self, query: str) -> None:
+        """Name a new conversation after its first message (FEAT-AUTONAME), after the answer is sent."""
+        try:
+            with self.state.supervisor.kernel_client(tenant_id=self.plan.app.tenant_id) as kernel:
+                name = await ConversationNamer(kernel).name(query)
+        except Exception:  # naming is a nicety: a failing system model leaves the first words
+            log.warning("naming conversation %s failed", self.conversation_id, exc_info=True)
+            name = fallback_name(query)
+        async with self.state.db.session() as session:
+            await session.execute(
+                update(Conversation).where(Conversation.id == self.conversation_id).values(name=name)
+            )
 
     async def _save_conversation_variables(self, session: Any) -> None:
         values = self._conversation_values  # the run assigned into this dict

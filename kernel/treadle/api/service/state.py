@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -152,6 +152,10 @@ class TaskRegistry:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def __iter__(self) -> Iterator[str]:
+        """The ids of the tasks under way."""
+        return iter(list(self._tasks))
+
 
 @dataclass
 class _CachedKey:
@@ -179,6 +183,13 @@ class ServiceState:
 
     def __post_init__(self) -> None:
         self._records = SqlApiKeyRecords(self.db)
+
+    def run_later(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` in the background, kept until it ends (the server waits for it on shutdown)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
 
     # -- authentication ----------------------------------------------------------------------------
 
