@@ -140,11 +140,31 @@ async def test_a_streaming_workflow_run_sends_the_documented_events(api: Service
     assert {e["task_id"] for e in events} == {events[0]["task_id"]}
 
 
+async def test_inputs_the_start_node_refuses_are_answered_400(api: ServiceApi) -> None:
+    """Missing or wrong inputs are invalid_param before any stream opens (as Dify checks the input
+    form before it runs), naming the field; a refused chat leaves no conversation behind."""
+    for mode in ("blocking", "streaming"):
+        response = await api.client.post(
+            "/workflows/run", headers=api.auth("workflow"), json={"inputs": {}, "user": "u", "response_mode": mode}
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "invalid_param" and "text" in response.json()["message"]
+        refused = await api.client.post("/completion-messages", headers=api.auth("completion"),
+                                        json={"inputs": {}, "user": "u", "response_mode": mode})
+        assert refused.status_code == 400 and "topic" in refused.json()["message"]
+    await asyncio.gather(*api.state.background)
+    async with api.db.session() as session:
+        assert (await session.scalars(select(Message))).all() == []
+
+
 async def test_a_failed_workflow_run_is_a_body_whose_status_is_failed(api: ServiceApi) -> None:
-    response = await api.client.post("/workflows/run", headers=api.auth("workflow"), json={"inputs": {}, "user": "u"})
-    assert response.status_code == 200
+    failing = WORKFLOW.replace('template: "{{ t | upper }}!"', 'template: "{{ (t | length) // 0 }}"')
+    await api.add_app("failing", failing)
+    response = await api.client.post("/workflows/run", headers=api.auth("failing"),
+                                     json={"inputs": {"text": "x"}, "user": "u"})
+    assert response.status_code == 200, response.text
     data = response.json()["data"]
-    assert data["status"] == "failed" and "text" in data["error"]
+    assert data["status"] == "failed" and data["error"]
 
 
 async def test_a_chatflow_conversation_remembers_and_keeps_its_variables(api: ServiceApi) -> None:

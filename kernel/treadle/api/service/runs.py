@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ...apps import RunRequest
 from ...apps.features import ConversationNamer, FileUploadError, Moderation, ModerationError, fallback_name
@@ -93,6 +93,10 @@ class RunExecution:
         self._checker: asyncio.Task[None] | None = None
         #: The answer that output moderation put in place of the model's.
         self._replaced: str | None = None
+        #: Set once the Start node has checked the inputs (or the run ended without it).
+        self._inputs_checked = asyncio.Event()
+        #: What the Start node found wrong with the inputs (the request is then answered 400).
+        self.input_error: str | None = None
 
     # -- before the run ----------------------------------------------------------------------------
 
@@ -272,6 +276,8 @@ class RunExecution:
     def _on_event(self, event: ev.Event) -> None:
         if self._recorder is not None:
             self._recorder.on_event(event)
+        if not self._inputs_checked.is_set():
+            self._watch_inputs(event)
         assert self.translator is not None
         for payload in self.translator.translate(event):
             name = payload["event"]
@@ -285,6 +291,27 @@ class RunExecution:
                 self._unchecked.put_nowait(payload)
             else:
                 self._queue.put_nowait(payload)
+
+    def _watch_inputs(self, event: ev.Event) -> None:
+        match event:
+            case ev.NodeFailed(node_type="start", scope=None, error_type="InvalidInputs"):
+                self.input_error = event.error
+                self._inputs_checked.set()
+            case ev.NodeSucceeded(node_type="start", scope=None) | ev.NodeFailed(node_type="start", scope=None):
+                self._inputs_checked.set()
+            case ev.RunSucceeded() | ev.RunFailed() | ev.RunStopped() | ev.RunPaused():
+                self._inputs_checked.set()
+
+    async def inputs_checked(self) -> None:
+        """Wait until the Start node has checked the inputs; ``invalid_param`` (400) if they are wrong.
+
+        The Start node is where a DSL's input fields are checked (it is a plugin, the kernel does
+        not know its rules), so a stream is opened only once it has passed: bad inputs are answered
+        with an error status, as Dify answers them, not with an event in a 200 stream.
+        """
+        await self._inputs_checked.wait()
+        if self.input_error is not None:
+            raise errors.INVALID_PARAM.error(self.input_error, params="inputs")
 
     async def _check_output_stream(self, moderation: Moderation, unchecked: asyncio.Queue[Payload | None]) -> None:
         """FEAT-MODERATION on the way out, streaming: the answer's pieces go on once they pass; a
@@ -338,6 +365,7 @@ class RunExecution:
                     self.translator.run.status = "failed"
                     self.translator.run.error = str(failure)
                     self.translator.run.error_type = "InternalServerError"
+            self._inputs_checked.set()
             for payload in self._held:
                 if self.plan.streaming:
                     self._queue.put_nowait(payload)
@@ -368,6 +396,9 @@ class RunExecution:
     async def _finish(self) -> None:
         """Keep what the run made: the message's answer and usage, the conversation's state."""
         if not self.message_id:
+            return
+        if self.input_error is not None:
+            await self._forget_refused()
             return
         translator = self.translator
         assert translator is not None
@@ -415,6 +446,14 @@ class RunExecution:
             await session.execute(
                 update(Conversation).where(Conversation.id == self.conversation_id).values(name=name)
             )
+
+    async def _forget_refused(self) -> None:
+        """The request was answered 400 for its inputs: the message (and a conversation it would
+        have begun) never existed for the client, so they are not kept."""
+        async with self.state.db.session() as session:
+            if self._new_conversation:
+                await session.execute(delete(Conversation).where(Conversation.id == self.conversation_id))
+            await session.execute(delete(Message).where(Message.id == self.message_id))
 
     async def _save_conversation_variables(self, session: Any) -> None:
         values = self._conversation_values  # the run assigned into this dict

@@ -53,7 +53,9 @@ async def _answer(execution: RunExecution) -> Response:
     execution.start()
     if not execution.plan.streaming:
         await execution.wait()
+        await execution.inputs_checked()
         return respond(execution.blocking_response())
+    await execution.inputs_checked()
     return StreamingResponse(sse_stream(execution.events()), media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
