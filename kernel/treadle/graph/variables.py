@@ -20,11 +20,20 @@ ENVIRONMENT = "env"
 CONVERSATION = "conversation"
 
 
+#: Attributes of a file object that selectors name differently from its keys (Dify's File: a
+#: selector ``[start, doc, name]`` reads the file's ``filename``).
+_FILE_ATTRIBUTES = {"name": "filename", "upload_file_id": "related_id"}
+_FILE_MARKER = "__dify__file__"
+
+
 def _walk(value: Any, path: Sequence[str], selector: Sequence[str]) -> Any:
     for part in path:
         if isinstance(value, Mapping):
             if part not in value:
-                raise VariableNotFound(selector)
+                alias = _FILE_ATTRIBUTES.get(part)
+                if alias is None or value.get("dify_model_identity") != _FILE_MARKER or alias not in value:
+                    raise VariableNotFound(selector)
+                part = alias
             value = value[part]
         elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
             value = value[int(part)]

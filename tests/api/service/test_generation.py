@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from support.service_api import ServiceApi, service_api
-from treadle.store import Conversation, Message, NodeExecution, WorkflowRun
+from treadle.store import Conversation, Message, NodeExecution, Tenant, WorkflowRun
 
 WORKFLOW = """\
 version: 0.3.0
@@ -390,3 +390,48 @@ async def test_stopping_a_streaming_run(api: ServiceApi) -> None:
     async with api.db.session() as session:
         message = await session.get(Message, events[-1]["id"])
         assert message is not None and message.answer == answer
+
+
+FILE_WORKFLOW = """\
+version: 0.3.0
+kind: app
+app: {mode: workflow, name: Files}
+workflow:
+  graph:
+    nodes:
+    - id: start
+      data:
+        type: start
+        title: Start
+        variables:
+        - {variable: doc, label: Doc, type: file, required: true, allowed_file_types: [document],
+           allowed_file_upload_methods: [local_file, remote_url]}
+    - id: end
+      data:
+        type: end
+        title: End
+        outputs:
+        - {variable: name, value_selector: [start, doc, name]}
+        - {variable: extension, value_selector: [start, doc, extension]}
+    edges:
+    - {id: e1, source: start, target: end}
+"""
+
+
+async def test_a_file_input_names_an_upload_of_the_workspace(api: ServiceApi) -> None:
+    """API-WF-RUN: file variables take file objects; a local_file is the workspace's upload, whose
+    name and type the run sees; another workspace's upload id is refused."""
+    await api.add_app("files", FILE_WORKFLOW)
+    record = await api.state.files.upload(api.tenant_id, filename="notes.txt", content=b"hello", created_by="u")
+    doc = {"type": "document", "transfer_method": "local_file", "upload_file_id": record.id}
+    response = await api.client.post("/workflows/run", headers=api.auth("files"),
+                                     json={"inputs": {"doc": doc}, "user": "u"})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["outputs"] == {"name": "notes.txt", "extension": ".txt"}
+    other = Tenant(name="Other")
+    async with api.db.session() as session:
+        session.add(other)
+    foreign = await api.state.files.upload(other.id, filename="x.txt", content=b"x", created_by="v")
+    refused = await api.client.post("/workflows/run", headers=api.auth("files"), json={
+        "inputs": {"doc": {**doc, "upload_file_id": foreign.id}}, "user": "u"})
+    assert refused.status_code == 400 and "inputs.doc" in refused.json()["message"]

@@ -48,6 +48,32 @@ async def _files(state: ServiceState, app: ServiceApp, files: list[InputFile] | 
     return resolved
 
 
+def _is_file(value: Any) -> bool:
+    return isinstance(value, dict) and "transfer_method" in value
+
+
+async def _inputs(state: ServiceState, app: ServiceApp, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs with every file object (a file variable's value, or each item of a file list)
+    resolved to the file it names: an upload of this workspace, or a remote URL (API-WF-RUN)."""
+    if state.files is None or not any(
+        _is_file(v) or (isinstance(v, list) and any(_is_file(i) for i in v)) for v in inputs.values()
+    ):
+        return inputs
+    resolved = dict(inputs)
+    try:
+        for name, value in inputs.items():
+            if _is_file(value):
+                resolved[name] = await state.files.file_from_mapping(app.tenant_id, value, where=f"inputs.{name}")
+            elif isinstance(value, list) and value and all(_is_file(item) for item in value):
+                resolved[name] = [
+                    await state.files.file_from_mapping(app.tenant_id, item, where=f"inputs.{name}[{index}]")
+                    for index, item in enumerate(value)
+                ]
+    except FileServiceError as exc:
+        raise errors.INVALID_PARAM.error(str(exc), params="inputs") from None
+    return resolved
+
+
 async def _answer(execution: RunExecution) -> Response:
     await execution.prepare()
     execution.start()
@@ -70,7 +96,7 @@ async def chat_messages(request: Request) -> Response:
     loaded = await state.load(app, body.workflow_id)
     end_user = await state.end_user(app, body.user)
     plan = RunPlan(
-        app=app, loaded=loaded, end_user=end_user, inputs=body.inputs, query=body.query,
+        app=app, loaded=loaded, end_user=end_user, inputs=await _inputs(state, app, body.inputs), query=body.query,
         files=await _files(state, app, body.files), conversation_id=body.conversation_id or "",
         auto_generate_name=body.auto_generate_name, streaming=body.streaming,
     )
@@ -85,7 +111,7 @@ async def completion_messages(request: Request) -> Response:
     loaded = await state.load(app)
     end_user = await state.end_user(app, body.user)
     plan = RunPlan(
-        app=app, loaded=loaded, end_user=end_user, inputs=body.inputs, query=body.query or None,
+        app=app, loaded=loaded, end_user=end_user, inputs=await _inputs(state, app, body.inputs), query=body.query or None,
         files=await _files(state, app, body.files), streaming=body.streaming,
     )
     return await _answer(RunExecution(state, plan))
@@ -100,7 +126,7 @@ async def _run_workflow(request: Request, workflow_id: str | None) -> Response:
     loaded = await state.load(app, workflow_id)
     end_user = await state.end_user(app, body.user)
     plan = RunPlan(
-        app=app, loaded=loaded, end_user=end_user, inputs=body.inputs,
+        app=app, loaded=loaded, end_user=end_user, inputs=await _inputs(state, app, body.inputs),
         files=await _files(state, app, body.files), streaming=body.streaming,
     )
     return await _answer(RunExecution(state, plan))
