@@ -111,8 +111,8 @@ async def completion_messages(request: Request) -> Response:
     loaded = await state.load(app)
     end_user = await state.end_user(app, body.user)
     plan = RunPlan(
-        app=app, loaded=loaded, end_user=end_user, inputs=await _inputs(state, app, body.inputs), query=body.query or None,
-        files=await _files(state, app, body.files), streaming=body.streaming,
+        app=app, loaded=loaded, end_user=end_user, inputs=await _inputs(state, app, body.inputs),
+        query=body.query or None, files=await _files(state, app, body.files), streaming=body.streaming,
     )
     return await _answer(RunExecution(state, plan))
 
