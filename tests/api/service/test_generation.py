@@ -5,6 +5,7 @@ API-WF-RUN-ID, API-CHAT-STOP, API-SSE-*, API-COMMON-MODE, API-COMMON-ROUTE)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -435,3 +436,31 @@ async def test_a_file_input_names_an_upload_of_the_workspace(api: ServiceApi) ->
     refused = await api.client.post("/workflows/run", headers=api.auth("files"), json={
         "inputs": {"doc": {**doc, "upload_file_id": foreign.id}}, "user": "u"})
     assert refused.status_code == 400 and "inputs.doc" in refused.json()["message"]
+
+
+SPEAKING_CHAT = """\
+version: 0.3.0
+kind: app
+app: {mode: chat, name: Speaker}
+model_config:
+  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
+  pre_prompt: ""
+  user_input_form: []
+  text_to_speech: {enabled: true, voice: alloy, language: en-US, autoPlay: enabled}
+"""
+
+
+async def test_auto_play_speech_streams_the_answer_as_audio(api: ServiceApi) -> None:
+    """API-SSE-TTS: with text to speech on auto-play, the answer comes as base64 audio chunks and a
+    closing tts_message_end, read by the workspace's default TTS model."""
+    await api.supervisor.model_settings.set_default_model(api.tenant_id, "tts", "fake", "fake-tts")
+    await api.add_app("speaker", SPEAKING_CHAT)
+    response = await api.client.post("/chat-messages", headers=api.auth("speaker"), json={
+        "inputs": {}, "query": "read me", "user": "u", "response_mode": "streaming"})
+    events = sse_events(response.text)
+    names = [e["event"] for e in events]
+    assert names.count("tts_message_end") == 1 and "tts_message" in names
+    assert names.index("tts_message_end") > names.index("message")
+    audio = b"".join(base64.b64decode(e["audio"]) for e in events if e["event"] == "tts_message")
+    assert audio
+    assert names[-1] == "message_end"

@@ -349,6 +349,7 @@ class RunExecution:
                 else:
                     await self._run.run()
                 await self._check_output()
+                await self._speak()
             finally:
                 self._kernel.close()
                 self.state.tasks.remove(self.task_id)
@@ -392,6 +393,30 @@ class RunExecution:
         if result.flagged:
             self._replaced = result.replacement
             translator.message_replace(result.replacement)
+
+    async def _speak(self) -> None:
+        """FEAT-TTS with auto-play: the answer read aloud by the workspace's default TTS model, sent as
+        ``tts_message`` chunks and a ``tts_message_end`` (streaming only; no default model: no audio)."""
+        speech = self.plan.loaded.app.features.text_to_speech
+        translator = self.translator
+        if (
+            not self.plan.streaming or translator is None or not speech.get("enabled")
+            or speech.get("autoPlay") != "enabled" or self.plan.app.mode == "workflow"
+        ):
+            return
+        answer = self._replaced if self._replaced is not None else translator.answer
+        if not answer.strip() or translator.run.status == "failed":
+            return
+        with self.state.supervisor.kernel_client(tenant_id=self.plan.app.tenant_id) as kernel:
+            try:
+                model = await kernel.adefault_model("tts")
+                if model is None:
+                    return
+                async for chunk in kernel.ainvoke_tts(model[0], model[1], answer, voice=str(speech.get("voice") or "")):
+                    self._queue.put_nowait(translator.tts_message(chunk.audio))
+            except Exception:  # the answer stands without its audio
+                log.warning("text to speech of message %s failed", self.message_id, exc_info=True)
+        self._queue.put_nowait(translator.tts_message_end())
 
     async def _finish(self) -> None:
         """Keep what the run made: the message's answer and usage, the conversation's state."""
