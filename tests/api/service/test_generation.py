@@ -438,6 +438,20 @@ async def test_a_file_input_names_an_upload_of_the_workspace(api: ServiceApi) ->
     assert refused.status_code == 400 and "inputs.doc" in refused.json()["message"]
 
 
+async def test_workflow_finished_lists_the_files_among_the_outputs(api: ServiceApi) -> None:
+    """API-SSE-WF-FINISH: ``files`` holds the run's output files."""
+    passing = FILE_WORKFLOW.replace("- {variable: name, value_selector: [start, doc, name]}",
+                                    "- {variable: doc, value_selector: [start, doc]}")
+    await api.add_app("passing", passing)
+    record = await api.state.files.upload(api.tenant_id, filename="a.md", content=b"# a", created_by="u")
+    doc = {"type": "document", "transfer_method": "local_file", "upload_file_id": record.id}
+    response = await api.client.post("/workflows/run", headers=api.auth("passing"),
+                                     json={"inputs": {"doc": doc}, "user": "u", "response_mode": "streaming"})
+    finished = sse_events(response.text)[-1]
+    assert finished["event"] == "workflow_finished"
+    assert [f["id"] for f in finished["data"]["files"]] == [record.id]
+
+
 SPEAKING_CHAT = """\
 version: 0.3.0
 kind: app

@@ -489,7 +489,7 @@ class EventTranslator:
             **self._run_data(),
             "created_by": dict(self.context.created_by or {}),
             "exceptions_count": self.exceptions_count,
-            "files": [],
+            "files": _files_in(self.run.outputs),
         }
         return body
 
@@ -618,3 +618,19 @@ class EventTranslator:
             "created_at": self.created_at,
         })
         return body
+
+
+def _is_file(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("dify_model_identity") == "__dify__file__"
+
+
+def _files_in(outputs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The files among a run's outputs (a file output, or the files of a list output), as
+    ``workflow_finished`` lists them."""
+    found: list[dict[str, Any]] = []
+    for value in outputs.values():
+        if _is_file(value):
+            found.append(dict(value))
+        elif isinstance(value, list):
+            found.extend(dict(item) for item in value if _is_file(item))
+    return found
