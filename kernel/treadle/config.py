@@ -36,6 +36,9 @@ class ServerSettings(_Section):
     #: After activity, the server's event loop polls this long (microseconds) before it sleeps, so
     #: answers from plugin hosts find it awake (see treadle_sdk.spin); 0 turns it off.
     loop_spin_us: float = Field(default=200.0, ge=0)
+    #: Requests one app may run at once through the Service API unless the app sets its own limit;
+    #: more get 429 too_many_requests. 0: no limit (APP_MAX_ACTIVE_REQUESTS).
+    app_max_active_requests: int = Field(default=0, ge=0)
 
 
 class ExtraPlugin(_Section):

@@ -106,7 +106,10 @@ async def _service_state(settings: Settings, supervisor: PluginSupervisor, db: D
         FileSigner(derive_key(cipher.server_secret(), "file-urls")),
     )
     supervisor.services.files = files
-    return ServiceState(db=db, supervisor=supervisor, cipher=cipher, factory=PluginNodeFactory(supervisor), files=files)
+    return ServiceState(
+        db=db, supervisor=supervisor, cipher=cipher, factory=PluginNodeFactory(supervisor), files=files,
+        max_active_requests=settings.server.app_max_active_requests,
+    )
 
 
 async def _drain(state: ServiceState) -> None:

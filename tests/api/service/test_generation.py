@@ -478,3 +478,32 @@ async def test_auto_play_speech_streams_the_answer_as_audio(api: ServiceApi) -> 
     audio = b"".join(base64.b64decode(e["audio"]) for e in events if e["event"] == "tts_message")
     assert audio
     assert names[-1] == "message_end"
+
+
+async def test_an_app_runs_at_most_its_active_request_limit(api: ServiceApi) -> None:
+    """API-ERR 429 too_many_requests: requests beyond the app's concurrency limit are refused while
+    the others run; once they end, the app takes requests again."""
+    await api.add_app("slow", SLOW_CHAT)
+    api.state.max_active_requests = 1
+    first = asyncio.create_task(api.client.post("/chat-messages", headers=api.auth("slow"), json={
+        "inputs": {}, "query": "a", "user": "u", "response_mode": "streaming"}))
+    for _ in range(200):
+        if list(api.state.tasks):
+            break
+        await asyncio.sleep(0.01)
+    refused = await api.client.post("/chat-messages", headers=api.auth("slow"),
+                                    json={"inputs": {}, "query": "b", "user": "u"})
+    assert refused.status_code == 429 and refused.json()["code"] == "too_many_requests"
+    other_app = await api.client.post("/chat-messages", headers=api.auth("chat"),
+                                      json={"inputs": {}, "query": "c", "user": "u"})
+    assert other_app.status_code == 200  # the limit is per app
+    for task_id in list(api.state.tasks):
+        await api.client.post(f"/chat-messages/{task_id}/stop", headers=api.auth("slow"), json={"user": "u"})
+    await first
+    assert api.state.tasks.active(api.apps["slow"]) == 0
+    stopped_early = SLOW_CHAT.replace('"delay_ms": 300', '"delay_ms": 1')
+    await api.add_app("quick", stopped_early)
+    api.state.max_active_requests = 1
+    again = await api.client.post("/chat-messages", headers=api.auth("quick"),
+                                  json={"inputs": {}, "query": "d", "user": "u"})
+    assert again.status_code == 200

@@ -103,6 +103,21 @@ class RunExecution:
     async def prepare(self) -> None:
         """Write the conversation and message rows, and make the engine run; every error here is an
         :class:`ApiError` answered before any event is sent."""
+        app = self.plan.app
+        limit = app.max_active_requests or self.state.max_active_requests
+        if limit and self.state.tasks.active(app.id) >= limit:
+            raise errors.TOO_MANY_REQUESTS.error(
+                f"Too many requests. The app runs at most {limit} requests at once; please try again later."
+            )
+        # The task is counted from here, so requests arriving while this one prepares see it.
+        self.state.tasks.add(ActiveTask(self.task_id, app.id, self.plan.end_user.id))
+        try:
+            await self._prepare()
+        except BaseException:
+            self.state.tasks.remove(self.task_id)
+            raise
+
+    async def _prepare(self) -> None:
         plan, app = self.plan, self.plan.app
         dialogue_count = 0
         if app.is_chat:
@@ -159,7 +174,8 @@ class RunExecution:
             await self._abandon("the run could not start")
             raise
         self._kernel = stack
-        self.state.tasks.add(ActiveTask(self.task_id, app.id, plan.end_user.id, self._run))
+        if self._run is not None:
+            self.state.tasks.attach(self.task_id, self._run)
 
     async def _moderate_input(self, request: RunRequest, kernel: Any) -> None:
         """FEAT-MODERATION on the way in: a flagged request is answered with the preset response

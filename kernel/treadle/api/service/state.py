@@ -61,6 +61,8 @@ class ServiceApp:
     status: str
     updated_at: datetime
     created_by: str | None
+    #: Requests of this app that may run at once (0: the server's default).
+    max_active_requests: int = 0
 
     @classmethod
     def of(cls, row: App) -> ServiceApp:
@@ -69,6 +71,7 @@ class ServiceApp:
             workflow_id=row.workflow_id, model_config=dict(row.model_config or {}), site=dict(row.site or {}),
             icon_type=row.icon_type, icon=row.icon, icon_background=row.icon_background,
             enable_api=row.enable_api, status=row.status, updated_at=row.updated_at, created_by=row.created_by,
+            max_active_requests=row.max_active_requests or 0,
         )
 
     @property
@@ -128,6 +131,10 @@ class TaskRegistry:
     def remove(self, task_id: str) -> None:
         self._tasks.pop(task_id, None)
 
+    def active(self, app_id: str) -> int:
+        """How many of the app's requests are under way."""
+        return sum(1 for task in self._tasks.values() if task.app_id == app_id)
+
     def stop(self, task_id: str, *, app_id: str, end_user_id: str) -> bool:
         """Stop the task if it is this app's and this end user's; whether one was stopped.
 
@@ -174,6 +181,9 @@ class ServiceState:
     #: Uploads and file values (None: this server keeps no files; local_file inputs are refused).
     files: FileService | None = None
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
+    #: Requests one app may run at once unless the app says otherwise; 0: no limit
+    #: (APP_MAX_ACTIVE_REQUESTS, ``[server] app_max_active_requests``).
+    max_active_requests: int = 0
     #: Background work the routes started and must not lose (runs whose client went away).
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     #: Keys recently authenticated, by digest.
