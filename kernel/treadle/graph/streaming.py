@@ -24,6 +24,9 @@ from .graph import Graph
 __all__ = ["STREAM_TYPES", "StreamCoordinator", "StreamPlan", "plan_streams"]
 
 STREAM_TYPES = frozenset({"answer", "end"})
+#: Node types that may assign conversation variables (a variable assigner, or a container that may
+#: hold one).
+_WRITER_TYPES = frozenset({"assigner", "variable-assigner", "iteration", "loop"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class StreamPlan:
     gates: frozenset[str]
     #: End nodes stream only chunks, never literal text or whole values.
     chunks_only: bool
+    #: Nodes upstream that may assign conversation variables: a ``conversation`` part waits for them,
+    #: so the text shows the value as it is when this node is reached.
+    writers: frozenset[str] = frozenset()
 
 
 def _gate_nodes(graph: Graph) -> set[str]:
@@ -74,8 +80,10 @@ def plan_streams(graph: Graph) -> dict[str, StreamPlan]:
                 for output in spec.data.get("outputs", []) or []
                 if isinstance(output, Mapping) and output.get("value_selector")
             )
-        gates = frozenset(_ancestors(graph, node_id) & gating)
-        plans[node_id] = StreamPlan(node_id, parts, gates, chunks_only=spec.type == "end")
+        ancestors = _ancestors(graph, node_id)
+        gates = frozenset(ancestors & gating)
+        writers = frozenset(a for a in ancestors if graph.nodes[a].type in _WRITER_TYPES)
+        plans[node_id] = StreamPlan(node_id, parts, gates, chunks_only=spec.type == "end", writers=writers)
     return plans
 
 
@@ -111,6 +119,8 @@ class StreamCoordinator:
         self._by_node: dict[str, list[str]] = {}
         self._by_gate: dict[str, list[str]] = {}
         for node_id, plan in plans.items():
+            for writer in plan.writers:
+                self._by_node.setdefault(writer, []).append(node_id)
             for index, part in enumerate(plan.parts):
                 if not isinstance(part, str) and len(part) >= 2:
                     self._by_source.setdefault((part[0], part[1]), []).append((node_id, index))
@@ -203,10 +213,12 @@ class StreamCoordinator:
             stream.open = True
             self._advance(stream)
 
-    def _resolved(self, selector: Selector) -> bool:
+    def _resolved(self, stream: _Stream, selector: Selector) -> bool:
         source = selector[0]
+        if source == "conversation":
+            return all(w in self._finished or w in self._skipped for w in stream.plan.writers)
         if source not in self._graph.nodes:
-            return True  # sys, env, conversation: known from the start
+            return True  # sys, env: known from the start
         return source in self._finished or source in self._skipped
 
     def _advance(self, stream: _Stream, *, final: bool = False) -> None:
@@ -218,7 +230,7 @@ class StreamCoordinator:
             if isinstance(part, str):
                 if not stream.plan.chunks_only:
                     self._emit(stream.plan.node_id, part, None)
-            elif final or self._resolved(part):
+            elif final or self._resolved(stream, part):
                 buffered = stream.buffers.pop(stream.cursor, None)
                 if buffered:
                     for text in buffered:

@@ -65,7 +65,7 @@ workflow:
         version: '2'
         items: [{variable_selector: [conversation, turns], operation: +=, input_type: constant, value: 1}]
     - id: answer
-      data: {type: answer, title: Answer, answer: "{{#llm.text#}}"}
+      data: {type: answer, title: Answer, answer: "{{#llm.text#}} (turn {{#conversation.turns#}})"}
     edges:
     - {id: e1, source: start, target: llm}
     - {id: e2, source: llm, target: count}
@@ -175,6 +175,7 @@ async def test_a_chatflow_conversation_remembers_and_keeps_its_variables(api: Se
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["event"] == "message" and body["mode"] == "advanced-chat"
+    assert body["answer"] == "one (turn 1)"  # the conversation variable as the assigner left it
     conversation_id = body["conversation_id"]
     second = await api.client.post(
         "/chat-messages", headers=api.auth("chatflow"),
@@ -184,7 +185,7 @@ async def test_a_chatflow_conversation_remembers_and_keeps_its_variables(api: Se
     events = sse_events(second.text)
     names = [e["event"] for e in events]
     assert "message" in names and "message_end" in names and names[-1] == "workflow_finished"
-    assert "".join(e["answer"] for e in events if e["event"] == "message") == "two"  # echo: the last user message
+    assert "".join(e["answer"] for e in events if e["event"] == "message") == "two (turn 2)"
     second_run = events[-1]["workflow_run_id"]
     async with api.db.session() as session:
         conversation = await session.get(Conversation, conversation_id)
