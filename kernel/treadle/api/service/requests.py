@@ -157,8 +157,11 @@ class ConversationListQuery(_Model):
         return _uuid(value, "last_id")
 
 
-class ConversationDeleteRequest(_WithUser):
-    """``DELETE /conversations/{id}`` (API-CONV-DEL)."""
+class ConversationDeleteRequest(_Model):
+    """``DELETE /conversations/{id}`` (API-CONV-DEL); ``user`` is optional, as in Dify (none: the
+    anonymous user)."""
+
+    user: str | None = None
 
 
 class ConversationRenameRequest(_WithUser):
@@ -183,10 +186,11 @@ class ConversationVariablesQuery(_Model):
     variable_name: str | None = Field(default=None, min_length=1, max_length=255)
 
 
-class ConversationVariableUpdateRequest(_WithUser):
+class ConversationVariableUpdateRequest(_Model):
     """``PUT /conversations/{id}/variables/{variable_id}`` (API-CONV-VAR-UPD): the type is checked later,
-    against the variable's ``value_type``."""
+    against the variable's ``value_type``; ``user`` is optional, as in Dify."""
 
+    user: str | None = None
     value: Any
 
     @model_validator(mode="before")

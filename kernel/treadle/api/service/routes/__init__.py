@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import generation
+from . import conversations, generation, messages, workflow_runs
+from .annotations import ROUTES as ANNOTATION_ROUTES  # ``annotations`` here is the __future__ feature
 
 __all__ = ["service_routes"]
 
 
 def service_routes() -> list[BaseRoute]:
     """Every ``/v1`` route, relative to the mount point."""
-    return [*generation.ROUTES]
+    return [
+        *generation.ROUTES, *conversations.ROUTES, *messages.ROUTES,
+        *ANNOTATION_ROUTES, *workflow_runs.ROUTES,
+    ]
