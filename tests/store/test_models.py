@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from treadle.store import (
     Account,
     Annotation,
+    AnnotationEmbedding,
+    AnnotationSetting,
     ApiKey,
     App,
     Base,
@@ -62,13 +64,18 @@ async def _world(db: Database) -> dict[str, str]:
                           node_type="start"),
             ConversationVariable(id="var-1", conversation_id=conversation.id, app_id=app.id, name="memory",
                                  value_type="array[string]", value=["a"]),
-            Annotation(app_id=app.id, question="q", answer="a", created_by=owner.id),
+            annotation := Annotation(app_id=app.id, question="q", answer="a", created_by=owner.id),
+            AnnotationSetting(tenant_id=tenant.id, app_id=app.id, enabled=True, score_threshold=0.9,
+                              embedding_provider_name="fake", embedding_model_name="fake-embedding"),
             ApiKey(tenant_id=tenant.id, app_id=app.id, type="app", token_hash="h1", prefix="app-AbC1"),
             ApiKey(tenant_id=tenant.id, type="dataset", token_hash="h2", prefix="ds-XyZ9", created_by=owner.id),
             UploadFile(tenant_id=tenant.id, storage_key=f"upload_files/{tenant.id}/f.pdf", name="f.pdf", size=3,
                        extension=".pdf", mime_type="application/pdf", created_by_role="end_user",
                        created_by=user.id),
         ])  # fmt: skip
+        await s.flush()
+        s.add(AnnotationEmbedding(annotation_id=annotation.id, app_id=app.id, provider="fake",
+                                  model="fake-embedding", question_hash="0" * 64, vector=[0.6, 0.8]))
         return {"tenant": tenant.id, "owner": owner.id, "app": app.id, "workflow": workflow.id, "user": user.id,
                 "conversation": conversation.id, "run": run.id, "message": message.id}  # fmt: skip
 
@@ -131,7 +138,7 @@ async def test_deleting_an_app_takes_its_records_and_leaves_the_workspace(db: Da
     async with db.session() as s:
         await s.delete(await s.get(App, ids["app"]))
     for table in (Workflow, EndUser, Conversation, Message, MessageFeedback, WorkflowRun, NodeExecution,
-                  ConversationVariable, Annotation):  # fmt: skip
+                  ConversationVariable, Annotation, AnnotationSetting, AnnotationEmbedding):  # fmt: skip
         assert await _count(db, table) == 0, table.__tablename__
     async with db.session() as s:
         keys = list(await s.scalars(select(ApiKey.type)))

@@ -10,6 +10,7 @@ SQLite (the embedded default, ``$TREADLE_HOME/treadle.db``) and PostgreSQL run t
 
 from __future__ import annotations
 
+from .annotations import AnnotationEmbedding, AnnotationSetting
 from .api_keys import SqlApiKeyRecords
 from .apps import APP_MODES, DRAFT, Annotation, App, EndUser, Workflow
 from .base import ROLES, Base
@@ -39,6 +40,8 @@ __all__ = [
     "RUN_STATUSES",
     "Account",
     "Annotation",
+    "AnnotationEmbedding",
+    "AnnotationSetting",
     "ApiKey",
     "App",
     "Base",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .annotations import AnnotationEmbedding, AnnotationSetting
 from .apps import Annotation, App, EndUser, Workflow
 from .base import Base
 from .conversations import Conversation, ConversationVariable, Message, MessageFeedback
@@ -14,4 +15,5 @@ __all__ = ["ALL"]
 ALL: tuple[type[Base], ...] = (
     Tenant, Account, TenantMember, ApiKey, App, Workflow, EndUser, Annotation, Conversation, Message,
     MessageFeedback, ConversationVariable, WorkflowRun, NodeExecution, CheckpointRecord, UploadFile,
+    AnnotationSetting, AnnotationEmbedding,
 )  # fmt: skip

@@ -508,3 +508,26 @@ async def test_an_app_runs_at_most_its_active_request_limit(api: ServiceApi) -> 
     again = await api.client.post("/chat-messages", headers=api.auth("quick"),
                                   json={"inputs": {}, "query": "d", "user": "u"})
     assert again.status_code == 200
+
+
+async def test_an_annotated_question_is_answered_without_the_model(api: ServiceApi) -> None:
+    """FEAT-ANNOTATION-REPLY: once reply is on, a query matching an annotation's question above the
+    threshold gets the annotation's answer (no tokens spent), and its hit count goes up; other
+    queries reach the model."""
+    created = await api.client.post("/apps/annotations", headers=api.auth("chat"),
+                                    json={"question": "What are your opening hours?", "answer": "Nine to five."})
+    assert created.status_code == 201, created.text
+    job = await api.client.post("/apps/annotation-reply/enable", headers=api.auth("chat"), json={
+        "embedding_provider_name": "fake", "embedding_model_name": "fake-embedding", "score_threshold": 0.9})
+    assert job.status_code == 200, job.text
+    await asyncio.gather(*api.state.background)
+    hit = await api.client.post("/chat-messages", headers=api.auth("chat"),
+                                json={"inputs": {}, "query": "What are your  opening hours?", "user": "u"})
+    assert hit.status_code == 200, hit.text
+    assert hit.json()["answer"] == "Nine to five."
+    assert hit.json()["metadata"]["usage"]["total_tokens"] == 0
+    miss = await api.client.post("/chat-messages", headers=api.auth("chat"),
+                                 json={"inputs": {}, "query": "Do you sell owls?", "user": "u"})
+    assert miss.json()["answer"] == "Do you sell owls?"  # the echo model answered
+    listed = await api.client.get("/apps/annotations", headers=api.auth("chat"))
+    assert listed.json()["data"][0]["hit_count"] == 1

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from ...apps import RunRequest
+from ...apps.annotations import AnnotationReply
 from ...apps.features import ConversationNamer, FileUploadError, Moderation, ModerationError, fallback_name
 from ...graph import WorkflowRun
 from ...graph import events as ev
@@ -162,6 +163,8 @@ class RunExecution:
         try:
             await self._moderate_input(request, kernel)
             if self._direct_answer is None:
+                await self._reply_from_annotations(request, kernel)
+            if self._direct_answer is None:
                 self._run = plan.loaded.app.new_run(
                     request, run_id=self.run_id, on_event=self._on_event, kernel=kernel
                 )
@@ -176,6 +179,16 @@ class RunExecution:
         self._kernel = stack
         if self._run is not None:
             self.state.tasks.attach(self.task_id, self._run)
+
+    async def _reply_from_annotations(self, request: RunRequest, kernel: Any) -> None:
+        """FEAT-ANNOTATION-REPLY: a query close enough to an annotated question is answered with the
+        annotation's answer, and the app does not run (no model is called)."""
+        app = self.plan.app
+        if app.mode not in _MESSAGE_MODES or not request.query:
+            return
+        match = await AnnotationReply(self.state.db).match(app.tenant_id, app.id, request.query, kernel)
+        if match is not None:
+            self._direct_answer = match.answer
 
     async def _moderate_input(self, request: RunRequest, kernel: Any) -> None:
         """FEAT-MODERATION on the way in: a flagged request is answered with the preset response
