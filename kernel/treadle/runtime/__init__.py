@@ -10,11 +10,16 @@
 
 from .apps import AppApiKey, AppManager, AppSummary, WorkflowVersion, workspace_of_app
 from .bootstrap import DEFAULT_OWNER_EMAIL, FirstRun, ensure_first_workspace, generate_password, prepare_database
+from .extensions import ApiExtensionError, ApiExtensionNotFound, ApiExtensions, ApiExtensionView
 from .errors import AppImportError, AppManagerError, AppModeError, AppNotFound, WorkspaceNotFound
 from .workspaces import resolve_workspace
 
 __all__ = [
     "DEFAULT_OWNER_EMAIL",
+    "ApiExtensionError",
+    "ApiExtensionNotFound",
+    "ApiExtensionView",
+    "ApiExtensions",
     "AppApiKey",
     "AppImportError",
     "AppManager",

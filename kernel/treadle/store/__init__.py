@@ -18,6 +18,7 @@ from .checkpoints import SqlCheckpointStore
 from .conversations import Conversation, ConversationVariable, Message, MessageFeedback
 from .database import Database, async_url, create_engine
 from .end_users import ANONYMOUS_USER, get_or_create_end_user
+from .extensions import ApiBasedExtension
 from .errors import CheckpointEncodingError, DatabaseURLError, InvalidPage, NotFound, StoreError
 from .file_records import SqlFileRecordStore
 from .files import UploadFile
@@ -40,6 +41,7 @@ __all__ = [
     "RUN_STATUSES",
     "Account",
     "Annotation",
+    "ApiBasedExtension",
     "AnnotationEmbedding",
     "AnnotationSetting",
     "ApiKey",

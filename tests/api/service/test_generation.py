@@ -531,3 +531,42 @@ async def test_an_annotated_question_is_answered_without_the_model(api: ServiceA
     assert miss.json()["answer"] == "Do you sell owls?"  # the echo model answered
     listed = await api.client.get("/apps/annotations", headers=api.auth("chat"))
     assert listed.json()["data"][0]["hit_count"] == 1
+
+
+API_MODERATED_CHAT = """\
+version: 0.3.0
+kind: app
+app: {mode: chat, name: Extension moderated}
+model_config:
+  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
+  pre_prompt: ""
+  user_input_form: []
+  sensitive_word_avoidance:
+    enabled: true
+    type: api
+    config:
+      api_based_extension_id: EXTENSION_ID
+      inputs_config: {enabled: true, preset_response: ""}
+      outputs_config: {enabled: true, preset_response: ""}
+"""
+
+
+async def test_moderation_by_an_api_extension(api: ServiceApi) -> None:
+    """FEAT-MODERATION (API extension): the workspace's extension is called at the input and output
+    points; it may answer directly, override the query, or rewrite the answer."""
+    from support.extension_server import KEY, ExtensionServer
+    from treadle.runtime import ApiExtensions
+
+    with ExtensionServer() as server:
+        extensions = ApiExtensions(api.db, api.state.cipher, api.tenant_id)
+        extension = await extensions.create("moderator", server.url_for("/moderate"), KEY)
+        await api.add_app("moderated", API_MODERATED_CHAT.replace("EXTENSION_ID", extension.id))
+        refused = await api.client.post("/chat-messages", headers=api.auth("moderated"),
+                                        json={"inputs": {}, "query": "please refuse", "user": "u"})
+        assert refused.status_code == 200, refused.text
+        assert refused.json()["answer"] == "Refused."
+        overridden = await api.client.post("/chat-messages", headers=api.auth("moderated"),
+                                           json={"inputs": {}, "query": "a blocked word", "user": "u"})
+        assert overridden.json()["answer"] == "a [censored] word"  # echo of the overridden query
+        points = [call["point"] for call in server.calls]
+        assert points.count("app.moderation.input") == 2 and "app.moderation.output" in points

@@ -47,6 +47,8 @@ Where = Literal["body", "query", "form"]
 _WHERE = {"body": "in the JSON body", "query": "in the query string", "form": "in the form data"}
 
 USER_MISSING = "Arg user must be provided."
+#: The highest page number a page-style list takes (Dify's bound on workflow logs, kept for all).
+MAX_PAGE = 99999
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -225,7 +227,7 @@ class FeedbackRequest(_WithUser):
 class FeedbackListQuery(_Model):
     """``GET /app/feedbacks`` (API-FB-LIST); Dify documents a limit up to 101."""
 
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     limit: int = Field(default=20, ge=1, le=101)
 
 
@@ -262,7 +264,7 @@ class WorkflowLogsQuery(_Model):
 
     keyword: str | None = None
     status: Literal["succeeded", "failed", "stopped"] | None = None
-    page: int = Field(default=1, ge=1, le=99999)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     limit: int = Field(default=20, ge=1, le=100)
     created_at__before: datetime | None = None
     created_at__after: datetime | None = None
@@ -280,7 +282,7 @@ class AnnotationRequest(_Model):
 class AnnotationListQuery(_Model):
     """``GET /apps/annotations`` (API-ANN-LIST)."""
 
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     limit: int = Field(default=20, ge=1, le=100)
     keyword: str = ""
 

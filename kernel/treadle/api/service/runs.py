@@ -28,6 +28,7 @@ from ...apps.annotations import AnnotationReply
 from ...apps.features import ConversationNamer, FileUploadError, Moderation, ModerationError, fallback_name
 from ...graph import WorkflowRun
 from ...graph import events as ev
+from ...runtime.extensions import ApiExtensionError, ApiExtensions
 from ...store import Conversation, ConversationVariable, EndUser, Message, RunRecorder, utcnow
 from ..errors import ApiError
 from . import errors
@@ -196,11 +197,16 @@ class RunExecution:
         config = self.plan.loaded.app.features.moderation
         if config is None or self.plan.app.mode not in _MESSAGE_MODES:
             return
+        app = self.plan.app
+        extension = None
+        if config.kind == "api":
+            extensions = ApiExtensions(self.state.db, self.state.cipher, app.tenant_id)
+            extension = extensions.caller(config.api_extension_id)
         try:
-            self._moderation = Moderation(config, kernel=kernel, app_id=self.plan.app.id)
-        except ModerationError as exc:
-            raise errors.APP_UNAVAILABLE.error(f"The app's moderation cannot run here: {exc}") from None
-        result = await self._moderation.check_input(request.inputs, request.query or "")
+            self._moderation = Moderation(config, kernel=kernel, api_extension=extension, app_id=app.id)
+            result = await self._moderation.check_input(request.inputs, request.query or "")
+        except (ModerationError, ApiExtensionError) as exc:
+            raise errors.APP_UNAVAILABLE.error(f"The app's moderation cannot check this request: {exc}") from None
         if not result.flagged:
             return
         if result.action == "direct_output":
