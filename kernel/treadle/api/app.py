@@ -18,6 +18,7 @@ from ..config import Settings
 from ..plugins import PluginSupervisor, SqliteKVStore
 from ..store import Database
 from .errors import ApiError, exception_handlers
+from .files import FILE_ROUTES
 from .service.routes import service_routes
 from .service.state import ServiceState
 
@@ -83,6 +84,7 @@ def create_app(
             Route("/health", health, methods=["GET"]),
             Route("/admin/api/plugins", plugins, methods=["GET"]),
             Mount("/v1", routes=service_routes()),
+            *FILE_ROUTES,
         ],
         exception_handlers=exception_handlers,
         lifespan=lifespan,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import conversations, generation, messages, workflow_runs
+from . import app_info, audio, conversations, files, generation, messages, workflow_runs
 from .annotations import ROUTES as ANNOTATION_ROUTES  # ``annotations`` here is the __future__ feature
 
 __all__ = ["service_routes"]
@@ -15,4 +15,5 @@ def service_routes() -> list[BaseRoute]:
     return [
         *generation.ROUTES, *conversations.ROUTES, *messages.ROUTES,
         *ANNOTATION_ROUTES, *workflow_runs.ROUTES,
+        *files.ROUTES, *audio.ROUTES, *app_info.ROUTES,
     ]
