@@ -17,8 +17,10 @@ from .. import __version__
 from ..config import Settings
 from ..plugins import PluginSupervisor, SqliteKVStore
 from ..store import Database
+from .console import console_routes
 from .errors import ApiError, exception_handlers
 from .files import FILE_ROUTES
+from .openapi import console_openapi
 from .service.routes import service_routes
 from .service.state import ServiceState
 
@@ -83,7 +85,9 @@ def create_app(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/admin/api/plugins", plugins, methods=["GET"]),
+            Route("/console/api/openapi.json", console_openapi, methods=["GET"]),
             Mount("/v1", routes=service_routes()),
+            Mount("/console/api", routes=console_routes()),
             *FILE_ROUTES,
         ],
         exception_handlers=exception_handlers,

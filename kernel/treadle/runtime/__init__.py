@@ -10,8 +10,8 @@
 
 from .apps import AppApiKey, AppManager, AppSummary, WorkflowVersion, workspace_of_app
 from .bootstrap import DEFAULT_OWNER_EMAIL, FirstRun, ensure_first_workspace, generate_password, prepare_database
-from .extensions import ApiExtensionError, ApiExtensionNotFound, ApiExtensions, ApiExtensionView
 from .errors import AppImportError, AppManagerError, AppModeError, AppNotFound, WorkspaceNotFound
+from .extensions import ApiExtensionError, ApiExtensionNotFound, ApiExtensions, ApiExtensionView
 from .workspaces import resolve_workspace
 
 __all__ = [

@@ -18,8 +18,8 @@ from .checkpoints import SqlCheckpointStore
 from .conversations import Conversation, ConversationVariable, Message, MessageFeedback
 from .database import Database, async_url, create_engine
 from .end_users import ANONYMOUS_USER, get_or_create_end_user
-from .extensions import ApiBasedExtension
 from .errors import CheckpointEncodingError, DatabaseURLError, InvalidPage, NotFound, StoreError
+from .extensions import ApiBasedExtension
 from .file_records import SqlFileRecordStore
 from .files import UploadFile
 from .history import SqlConversationHistory
@@ -41,9 +41,9 @@ __all__ = [
     "RUN_STATUSES",
     "Account",
     "Annotation",
-    "ApiBasedExtension",
     "AnnotationEmbedding",
     "AnnotationSetting",
+    "ApiBasedExtension",
     "ApiKey",
     "App",
     "Base",
