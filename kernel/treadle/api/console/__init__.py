@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import apps, auth, members, models, plugins, runs, workspaces
+from . import apps, auth, dataset_keys, extensions, members, models, plugins, runs, workspaces
 
 __all__ = ["console_routes"]
 
@@ -24,4 +24,6 @@ def console_routes() -> list[BaseRoute]:
         *models.ROUTES,
         *plugins.ROUTES,
         *runs.ROUTES,
+        *extensions.ROUTES,
+        *dataset_keys.ROUTES,
     ]
