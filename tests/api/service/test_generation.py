@@ -570,3 +570,49 @@ async def test_moderation_by_an_api_extension(api: ServiceApi) -> None:
         assert overridden.json()["answer"] == "a [censored] word"  # echo of the overridden query
         points = [call["point"] for call in server.calls]
         assert points.count("app.moderation.input") == 2 and "app.moderation.output" in points
+
+
+AGENT_CHAT = """\
+version: 0.3.0
+kind: app
+app: {mode: agent-chat, name: Agent}
+model_config:
+  model:
+    provider: fake
+    name: script
+    mode: chat
+    completion_params:
+      script: '[{"content": "", "tool_calls": [{"name": "current_time", "arguments": {"timezone": "UTC"}}]}, "It is late."]'
+  pre_prompt: "You tell the time."
+  user_input_form: []
+  agent_mode:
+    enabled: true
+    max_iteration: 5
+    strategy: function_call
+    tools:
+    - {enabled: true, provider_id: time, provider_name: time, provider_type: builtin, tool_name: current_time,
+       tool_parameters: {format: '', timezone: ''}}
+"""
+
+
+async def test_an_agent_chat_app_answers_with_its_thoughts(api: ServiceApi) -> None:
+    """API-SSE-AGENT-THOUGHT: an agent-chat app streams agent_thought and agent_message events, keeps
+    its thoughts with the message; blocking mode answers too (Dify refuses it for agent-chat)."""
+    await api.add_app("agent", AGENT_CHAT)
+    streamed = await api.client.post("/chat-messages", headers=api.auth("agent"), json={
+        "inputs": {}, "query": "what time is it?", "user": "u", "response_mode": "streaming"})
+    assert streamed.status_code == 200, streamed.text
+    events = sse_events(streamed.text)
+    names = [e["event"] for e in events]
+    assert "agent_thought" in names and "agent_message" in names and names[-1] == "message_end"
+    thoughts = [e for e in events if e["event"] == "agent_thought"]
+    assert any(t["tool"] == "current_time" for t in thoughts)
+    assert "".join(e["answer"] for e in events if e["event"] == "agent_message") == "It is late."
+    async with api.db.session() as session:
+        message = await session.get(Message, events[-1]["id"])
+        assert message is not None and message.answer == "It is late."
+        assert any(t["tool"] == "current_time" for t in message.agent_thoughts)
+    blocking = await api.client.post("/chat-messages", headers=api.auth("agent"),
+                                     json={"inputs": {}, "query": "and now?", "user": "u"})
+    assert blocking.status_code == 200, blocking.text
+    assert blocking.json()["mode"] == "agent-chat" and blocking.json()["answer"]
