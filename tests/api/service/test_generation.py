@@ -582,7 +582,9 @@ model_config:
     name: script
     mode: chat
     completion_params:
-      script: '[{"content": "", "tool_calls": [{"name": "current_time", "arguments": {"timezone": "UTC"}}]}, "It is late."]'
+      script: >-
+        [{"content": "", "tool_calls": [{"name": "current_time", "arguments": {"timezone": "UTC"}}]},
+        "It is late."]
   pre_prompt: "You tell the time."
   user_input_form: []
   agent_mode:
