@@ -55,7 +55,10 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     port = settings.server.port if port is None else port
     # Bind before serving, so the port (also when 0 asks for any free one) is known up front.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP,
+    # and accepted connections inherit it. With Nagle on, every response after the first on a
+    # keep-alive connection waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -7,14 +7,17 @@ with foreign keys enforced, so cascades behave as on PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_only
 
 from ..config import Settings
 from .errors import DatabaseURLError
@@ -53,6 +56,54 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+#: What a writer of this process waits for another one before it gives up (as busy_timeout).
+_WRITE_WAIT = 5.0
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_HOLDS_WRITE_LOCK = "treadle_write_lock"
+
+
+class _SqliteWriters:
+    """One writer at a time among this process's connections to a SQLite file.
+
+    SQLite lets one transaction write; another connection that tries waits in SQLite's busy
+    handler, which sleeps in steps of up to 100 ms, so a few concurrent requests made tails of
+    hundreds of milliseconds. Here a connection takes an asyncio lock before its transaction's first
+    write and gives it back when it returns to the pool (after its commit or rollback), so writers
+    queue in order and wake as soon as the previous one is done. Other processes (the CLI) still meet
+    busy_timeout.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            self._locks = {known: held for known, held in self._locks.items() if not known.is_closed()}
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    def before_execute(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get(_HOLDS_WRITE_LOCK) is not None or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        lock = self._lock()
+        try:
+            await_only(asyncio.wait_for(lock.acquire(), _WRITE_WAIT))
+        except TimeoutError:
+            raise OperationalError(
+                statement, None, sqlite3.OperationalError(
+                    f"database is locked: another writer of this process held it for over {_WRITE_WAIT:g} s"
+                ),
+            ) from None  # fmt: skip
+        conn.info[_HOLDS_WRITE_LOCK] = lock
+
+    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        lock = record.info.pop(_HOLDS_WRITE_LOCK, None) if record is not None else None
+        if lock is not None:
+            lock.release()
+
+
 def create_engine(url: str | URL, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
     """An async engine for ``url``; ``schema`` (PostgreSQL) puts every table in that schema via search_path."""
     parsed = async_url(url) if isinstance(url, str) else url
@@ -61,9 +112,14 @@ def create_engine(url: str | URL, *, schema: str | None = None, echo: bool = Fal
         if parsed.get_backend_name() != "postgresql":
             raise DatabaseURLError(parsed.render_as_string(), "a schema can only be chosen on PostgreSQL")
         connect_args["server_settings"] = {"search_path": schema}
-    engine = create_async_engine(parsed, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every checkout, that is on every request. A connection
+    # that died (the database restarted) fails its statement once; SQLAlchemy then drops the pool.
+    engine = create_async_engine(parsed, echo=echo, connect_args=connect_args)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        writers = _SqliteWriters()
+        event.listen(engine.sync_engine, "before_cursor_execute", writers.before_execute)
+        event.listen(engine.sync_engine.pool, "checkin", writers.checkin)
     return engine
 
 

@@ -190,6 +190,8 @@ class ServiceState:
     _keys: dict[str, _CachedKey] = field(default_factory=dict)
     _apps: OrderedDict[tuple[str, str, str], LoadedApp] = field(default_factory=OrderedDict)
     _records: SqlApiKeyRecords | None = None
+    #: End users recently seen, by (app id, user): every run request names one.
+    _end_users: dict[tuple[str, str | None], tuple[EndUser, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._records = SqlApiKeyRecords(self.db)
@@ -242,12 +244,25 @@ class ServiceState:
     # -- end users ---------------------------------------------------------------------------------
 
     async def end_user(self, app: ServiceApp, user: str | None) -> EndUser:
-        """The end user ``user`` of the app, made on first sight (API-COMMON-USER)."""
+        """The end user ``user`` of the app, made on first sight (API-COMMON-USER).
+
+        Found users are kept for a few seconds (like keys), as every run request names one; the
+        row returned is detached, so callers read it and never change it.
+        """
+        now = time.monotonic()
+        cache_key = (app.id, user if isinstance(user, str) else None)
+        cached = self._end_users.get(cache_key) if cache_key[1] == user else None
+        if cached is not None and cached[1] > now:
+            return cached[0]
         try:
             async with self.db.session() as session:
-                return await get_or_create_end_user(session, app.id, app.tenant_id, user)
+                found = await get_or_create_end_user(session, app.id, app.tenant_id, user)
         except ValueError as exc:
             raise errors.INVALID_PARAM.error(str(exc), params="user") from None
+        if len(self._end_users) > 16384:
+            self._end_users.clear()
+        self._end_users[cache_key] = (found, now + _KEY_TTL)
+        return found
 
     # -- compiled apps -----------------------------------------------------------------------------
 
