@@ -8,7 +8,8 @@ made for the run and dropped after it. The apps are set up with the CLI (``tread
 ``publish``, ``key``) against the same home before the server starts, so the server runs with its
 default plugins and placement, as an operator would run it.
 
-Clients are in this process (httpx.AsyncClient, one connection per client), N concurrent clients
+Clients are in this process (a lean hand-written HTTP/1.1 client, one keep-alive connection per
+client: httpx would cost more CPU than the server on a 2-CPU machine), N concurrent clients
 each sending requests one after the other. Measured at 1, 10 and 100 concurrent clients:
 
 - ``workflow``: blocking ``POST /workflows/run`` of a 3-node workflow (start -> template-transform ->
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
+import httpx  # the readiness check only
 
 POSTGRES_ADMIN_URL = os.environ.get("TREADLE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgres")
@@ -223,22 +224,89 @@ async def _wait_for_server(home: Path, process: subprocess.Popen[bytes], log: Pa
     raise SystemExit(f"the server did not come up in 60 s:\n{_text(log)}")
 
 
+# -- a lean HTTP/1.1 client -----------------------------------------------------------------------
+
+
+class RawClient:
+    """One keep-alive HTTP/1.1 connection, requests written by hand and responses parsed by hand.
+
+    The load generator shares this machine's CPUs with the server: a full client library (httpx
+    spends ~1 ms of CPU per request) would measure itself more than the server, so the bench speaks
+    just the HTTP it needs (Content-Length and chunked bodies).
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = url.removeprefix("http://").split(":")
+        self.host, self.port = parts[0], int(parts[1])
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        return self._reader, self._writer
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+        self._reader = self._writer = None
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """Send a request; yield ``(status, chunk)`` for each piece of the body as it arrives."""
+        reader, writer = await self._connection()
+        payload = b"" if body is None else json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(payload)}"]
+        if body is not None:
+            lines.append("Content-Type: application/json")
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        fields = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:] if line)
+        }
+        if fields.get(b"transfer-encoding") == b"chunked":
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                if size == 0:
+                    await reader.readuntil(b"\r\n")
+                    return
+                chunk = await reader.readexactly(size + 2)
+                yield status, chunk[:-2]
+        else:
+            yield status, await reader.readexactly(int(fields.get(b"content-length", b"0")))
+
+    async def call(self, method: str, path: str, headers: dict[str, str] | None = None,
+                   body: Any = None) -> tuple[int, bytes]:
+        """A whole response: status and body."""
+        status, parts = 0, []
+        async for answered, chunk in self.request(method, path, headers, body):
+            status = answered
+            parts.append(chunk)
+        return status, b"".join(parts)
+
+
 # -- clients ------------------------------------------------------------------------------------
 
 #: One request of a scenario: seconds to the first event (or the response) and to the end.
-Request = Callable[[httpx.AsyncClient, int], Awaitable[tuple[float, float]]]
+Request = Callable[[RawClient, int], Awaitable[tuple[float, float]]]
 
 
 def scenario(server: Server, name: str) -> Request:
     """The request a client of scenario ``name`` sends (client ``index`` is end user ``bench-index``)."""
     if name == "health":
 
-        async def health(client: httpx.AsyncClient, index: int) -> tuple[float, float]:
+        async def health(client: RawClient, index: int) -> tuple[float, float]:
             started = time.perf_counter()
-            response = await client.get(f"{server.url}/health")
+            status, body = await client.call("GET", "/health")
             elapsed = time.perf_counter() - started
-            if response.status_code != 200:
-                raise RuntimeError(f"health: {response.status_code} {response.text}")
+            if status != 200:
+                raise RuntimeError(f"health: {status} {body.decode()}")
             return elapsed, elapsed
 
         return health
@@ -246,35 +314,38 @@ def scenario(server: Server, name: str) -> Request:
     if name == "workflow":
         headers = {"Authorization": f"Bearer {server.keys['workflow']}"}
 
-        async def workflow(client: httpx.AsyncClient, index: int) -> tuple[float, float]:
+        async def workflow(client: RawClient, index: int) -> tuple[float, float]:
             body = {"inputs": {"text": f"hi {index}"}, "user": f"bench-{index}", "response_mode": "blocking"}
             started = time.perf_counter()
-            response = await client.post(f"{server.url}/v1/workflows/run", headers=headers, json=body)
+            status, answer = await client.call("POST", "/v1/workflows/run", headers, body)
             elapsed = time.perf_counter() - started
-            if response.status_code != 200 or response.json()["data"]["outputs"] != {"shout": f"HI {index}!"}:
-                raise RuntimeError(f"workflow run: {response.status_code} {response.text}")
+            if status != 200 or json.loads(answer)["data"]["outputs"] != {"shout": f"HI {index}!"}:
+                raise RuntimeError(f"workflow run: {status} {answer.decode()}")
             return elapsed, elapsed
 
         return workflow
 
     headers = {"Authorization": f"Bearer {server.keys['chat']}"}
 
-    async def chat(client: httpx.AsyncClient, index: int) -> tuple[float, float]:
+    async def chat(client: RawClient, index: int) -> tuple[float, float]:
         body = {"inputs": {}, "query": f"hello {index}", "user": f"bench-{index}", "response_mode": "streaming",
                 "auto_generate_name": False}
         first: float | None = None
         answer = ""
         ended = False
+        pending = b""
         started = time.perf_counter()
-        async with client.stream("POST", f"{server.url}/v1/chat-messages", headers=headers, json=body) as response:
-            if response.status_code != 200:
-                raise RuntimeError(f"chat: {response.status_code} {(await response.aread()).decode()}")
-            async for line in response.aiter_lines():
-                if not line.startswith("data: "):
+        async for status, chunk in client.request("POST", "/v1/chat-messages", headers, body):
+            if status != 200:
+                raise RuntimeError(f"chat: {status} {chunk.decode()}")
+            pending += chunk
+            *frames, pending = pending.split(b"\n\n")
+            for frame in frames:
+                if not frame.startswith(b"data: "):
                     continue
                 if first is None:
                     first = time.perf_counter() - started
-                event = json.loads(line[6:])
+                event = json.loads(frame[6:])
                 if event["event"] == "message":
                     answer += event["answer"]
                 elif event["event"] == "message_end":
@@ -299,19 +370,17 @@ def _stats(samples: list[float]) -> dict[str, float]:
     return {f"p{q}_ms": percentile(ordered, q / 100) * 1e3 for q in (50, 95, 99)}
 
 
-async def measure(request: Request, concurrency: int, total: int, warmup: int) -> dict[str, Any]:
+async def measure(url: str, request: Request, concurrency: int, total: int, warmup: int) -> dict[str, Any]:
     """``total`` requests from ``concurrency`` clients, each sending its share one after the other,
     after ``warmup`` untimed rounds per client."""
     per_client = max(1, total // concurrency)
     firsts: list[float] = []
     ends: list[float] = []
-    # A client (and connection) each: one pool shared by 100 concurrent requests spends more time
-    # in httpcore's bookkeeping than the server spends answering.
+    # A client (and keep-alive connection) each.
     async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=120))
-            for _ in range(concurrency)
-        ]
+        clients = [RawClient(url) for _ in range(concurrency)]
+        for client in clients:
+            stack.push_async_callback(client.aclose)
 
         async def one_client(index: int, rounds: int, record: bool) -> None:
             for _ in range(rounds):
@@ -341,7 +410,7 @@ async def measure_backend(backend: str, scenarios: list[str], levels: list[int],
             results[name] = {}
             for level in levels:
                 total = max(requests, level * 10)
-                results[name][str(level)] = await measure(request, level, total, warmup)
+                results[name][str(level)] = await measure(server.url, request, level, total, warmup)
                 row = results[name][str(level)]
                 print(f"  {backend:<9}{name:<10}{level:>4} clients: {row['per_s']:>7.0f}/s, "
                       f"p99 {row['end']['p99_ms']:.1f} ms", file=sys.stderr)

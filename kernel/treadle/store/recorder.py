@@ -14,6 +14,7 @@ manager around the run::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
@@ -72,8 +73,13 @@ class RunRecorder:
         created_by_end_user_id: str | None = None,
         conversation_id: str | None = None,
         inputs: dict[str, Any] | None = None,
+        flush_interval: float = 0.0,
     ) -> None:
         self._db = database
+        #: How long events may wait to be written with the ones after them; the run's end writes
+        #: at once. 0: every batch the writer finds is written as soon as it wakes.
+        self._flush_interval = flush_interval
+        self._closing = asyncio.Event()
         self._fields: dict[str, Any] = {
             "tenant_id": tenant_id,
             "app_id": app_id,
@@ -122,6 +128,7 @@ class RunRecorder:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._queue is not None and self._writer is not None
+        self._closing.set()
         self._queue.put_nowait(None)
         writer, self._queue, self._writer = self._writer, None, None
         await writer
@@ -130,6 +137,10 @@ class RunRecorder:
         """Write every event queued by the time the writer wakes in one transaction, until the end."""
         while True:
             batch = [await queue.get()]
+            if batch[-1] is not None and self._flush_interval > 0 and not self._closing.is_set():
+                # A short run is written once, at its end; a long one every flush_interval.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), self._flush_interval)
             while batch[-1] is not None and not queue.empty():
                 batch.append(queue.get_nowait())
             events = [event for event in batch if event is not None]

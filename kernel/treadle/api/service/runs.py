@@ -29,7 +29,7 @@ from ...apps.features import ConversationNamer, FileUploadError, Moderation, Mod
 from ...graph import WorkflowRun
 from ...graph import events as ev
 from ...runtime.extensions import ApiExtensionError, ApiExtensions
-from ...store import Conversation, ConversationVariable, EndUser, Message, RunRecorder, utcnow
+from ...store import Conversation, ConversationVariable, EndUser, Message, RunRecorder, new_id, utcnow
 from ..errors import ApiError
 from . import errors
 from .state import ActiveTask, LoadedApp, ServiceApp, ServiceState
@@ -44,6 +44,9 @@ Payload = dict[str, Any]
 #: Events after which the stream ends; held back until what the run made is written.
 _CLOSING = frozenset({"message_end", "workflow_finished", "error", "workflow_paused"})
 _NEW_CONVERSATION_NAME = "New conversation"
+#: How long a run's records may lag behind it: a short run is written once, when it ends (its
+#: closing event waits for that); a long one shows its progress in the records this often.
+_RECORD_FLUSH_INTERVAL = 0.25
 #: Modes whose answers the moderation feature checks (FEAT-MODERATION).
 _MESSAGE_MODES = frozenset({"chat", "agent-chat", "advanced-chat", "completion"})
 
@@ -158,6 +161,7 @@ class RunExecution:
                 created_by_end_user_id=plan.end_user.id,
                 conversation_id=self.conversation_id or None,
                 inputs=dict(plan.inputs),
+                flush_interval=_RECORD_FLUSH_INTERVAL,
             )
         stack = contextlib.ExitStack()
         kernel = stack.enter_context(self.state.supervisor.kernel_client(tenant_id=app.tenant_id))
@@ -240,6 +244,7 @@ class RunExecution:
                 dialogue_count = conversation.dialogue_count
             else:
                 conversation = Conversation(
+                    id=new_id(),  # known now, so the rows below need no flush first
                     app_id=app.id,
                     end_user_id=plan.end_user.id,
                     from_source="api",
@@ -250,7 +255,6 @@ class RunExecution:
                     workflow_id=loaded.workflow_id or None,
                 )
                 session.add(conversation)
-                await session.flush()
                 for var in loaded.conversation_variables:
                     session.add(ConversationVariable(
                         id=str(var.get("id") or uuid.uuid4()),
