@@ -2,26 +2,33 @@
 schema, served without a key, covering the endpoint table (spec section 1.2 without the Knowledge API
 and the spec-only endpoints), with request bodies taken from the models the routes parse, and response
 schemas that accept what the server really answers and refuse a field of the wrong type
-(API-COMMON-AUTH, API-COMMON-ERR, API-COMMON-PAGE, API-COMMON-TS, API-SSE-*)."""
+(API-COMMON-AUTH, API-COMMON-ERR, API-COMMON-PAGE, API-COMMON-TS, API-SSE-*). The console document has
+exactly one operation per console route, and every console answer on real data fits it."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 from starlette.routing import Mount, Route
+from support.extension_server import KEY, ExtensionServer
 from support.service_api import ServiceApi, service_api
 from treadle.api.openapi import console_document, service_document
 from treadle.api.service.requests import ChatMessageRequest
 from treadle.api.service.routes import service_routes
+from treadle.runtime import DEFAULT_OWNER_EMAIL
 
 from .service.test_generation import APPS, sse_events
+
+OWNER_PASSWORD = "Passw0rd-for-tests"
 
 #: Every app endpoint of spec section 1.2 but the Knowledge API and the [spec only] ones (API-WF-EVENTS,
 #: API-HITL-*): method, path, spec id.
@@ -220,3 +227,213 @@ async def test_what_the_generation_endpoints_answer_fits_the_documented_shapes(a
     refused = await api.client.post("/workflows/run", headers=api.auth("chat"), json={"inputs": {}, "user": "u"})
     assert refused.status_code == 400
     assert validator(document, "Error").is_valid(refused.json())
+
+
+# --- The console document -------------------------------------------------------------------------
+
+CONSOLE = "http://treadle.test/console/api"
+
+
+def console_mount(app: Any) -> Mount:
+    """The ``/console/api`` Mount of the real application."""
+    found = [route for route in app.routes if isinstance(route, Mount) and route.path == "/console/api"]
+    assert len(found) == 1
+    return found[0]
+
+
+async def test_every_console_route_has_exactly_one_operation_and_vice_versa(api: ServiceApi) -> None:
+    """A console route added without a row in the table (or a row left behind by a removed route) fails
+    here: the document is the console's contract (WS-ACCOUNT, WS-WORKSPACE, WS-APP-MGMT, WS-PLUGINS)."""
+    mount = console_mount(api.app)
+    served: list[tuple[str, str]] = []
+    for route in mount.routes:
+        assert isinstance(route, Route), f"a nested mount under /console/api: {route!r}"
+        assert route.methods, route.path
+        served += [(method.lower(), route.path) for method in route.methods if method != "HEAD"]
+    assert len(served) == len(set(served)), sorted(key for key in served if served.count(key) > 1)
+    documented = operations(console_document())
+    assert set(served) - set(documented) == set(), "served but not documented"
+    assert set(documented) - set(served) == set(), "documented but not served"
+    assert len(documented) >= 40
+    ids = [operation["operationId"] for operation in documented.values()]
+    assert len(ids) == len(set(ids))
+    for key, operation in documented.items():
+        assert "Spec: " in operation.get("description", ""), key
+        public = operation.get("security") == []
+        assert public == (key[1] in {"/login", "/logout", "/refresh-token"}), key
+
+
+def test_console_request_bodies_and_query_parameters_come_from_the_route_models() -> None:
+    from treadle.api.console.apps import AppListQuery, ImportRequest
+    from treadle.api.console.models import CredentialsRequest
+
+    document = console_document()
+    schemas = document["components"]["schemas"]
+    for model in (ImportRequest, CredentialsRequest):
+        required = {name for name, f in model.model_fields.items() if f.is_required()}
+        assert set(schemas[model.__name__].get("required", [])) == required, model.__name__
+    listing = operations(document)[("get", "/apps")]
+    names = {p["name"] for p in listing["parameters"] if p["in"] == "query"}
+    assert names == set(AppListQuery.model_fields)
+    mode = next(p for p in listing["parameters"] if p["name"] == "mode")
+    assert "advanced-chat" in mode["schema"]["enum"]
+    deleting = operations(document)[("delete", "/workspaces/current/model-providers/{provider}/credentials")]
+    assert deleting["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CredentialIdRequest"
+    }
+    assert "credential_id" in {p["name"] for p in deleting["parameters"]}
+    for key, status in ((("post", "/apps/{app_id}/api-keys"), "201"), (("delete", "/apps/{app_id}"), "204"),
+                        (("post", "/api-based-extension"), "201"), (("post", "/datasets/api-keys"), "201")):
+        assert status in operations(document)[key]["responses"], key
+
+
+def test_console_response_schemas_catch_a_wrong_type() -> None:
+    document = console_document()
+    app = {
+        "id": "a", "name": "Shout", "description": "", "mode": "workflow", "icon_type": "emoji", "icon": "x",
+        "icon_background": "#FFF", "icon_url": None, "enable_site": True, "enable_api": True,
+        "workflow": {"id": "w"}, "max_active_requests": None, "tags": [], "created_by": None,
+        "created_at": 1705407629, "updated_by": None, "updated_at": 1705407629,
+    }
+    check = validator(document, "App")
+    assert check.is_valid(app) and check.is_valid({**app, "something_new": 1})
+    assert not check.is_valid({**app, "created_at": "2024-01-16T12:00:00Z"})
+    assert not check.is_valid({**app, "mode": "robot"})
+    assert not check.is_valid({k: v for k, v in app.items() if k != "enable_api"})
+    detail = validator(document, "AppDetail")
+    extra = {"status": "normal", "model_config": None, "site": {}, "site_code": None, "api_base_url": "u",
+             "api_rpm": 0, "api_rph": 0}
+    assert detail.is_valid({**app, **extra})
+    assert not detail.is_valid({**app, **extra, "api_rpm": "0"})
+    assert not detail.is_valid({**extra})
+    key = validator(document, "ApiKey")
+    assert key.is_valid({"id": "k", "type": "app", "token": "app-…", "last_used_at": None, "created_at": 1})
+    assert not key.is_valid({"id": "k", "type": "app", "token": None, "last_used_at": None, "created_at": 1})
+    default = validator(document, "DefaultModel")
+    assert default.is_valid({"data": None})
+    assert not default.is_valid({"data": {"model": "echo"}})
+
+
+@dataclass
+class ConsoleCalls:
+    """Console calls over HTTP whose answers are checked against the console document: the status must be
+    documented for the operation and the body must fit its schema."""
+
+    api: ServiceApi
+    document: dict[str, Any]
+    headers: dict[str, str]
+    checked: set[tuple[str, str]]
+
+    async def call(self, method: str, template: str, status: int, *, path: Mapping[str, str] | None = None,
+                   **kwargs: Any) -> httpx.Response:
+        url = CONSOLE + template.format(**(path or {}))
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        response = await self.api.client.request(method, url, headers=headers, **kwargs)
+        assert response.status_code == status, (method, template, response.text)
+        operation = operations(self.document)[(method.lower(), template)]
+        documented = operation["responses"].get(str(status))
+        assert documented is not None, (method, template, status)
+        schema = documented.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            assert response.content == b"", (method, template)
+        else:
+            check = Draft202012Validator({**schema, "components": self.document["components"]},
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+            errors = [f"{list(e.absolute_path)}: {e.message}" for e in check.iter_errors(response.json())]
+            assert errors == [], (method, template, errors)
+        self.checked.add((method.lower(), template))
+        return response
+
+
+async def test_what_the_console_answers_fits_the_documented_shapes(api: ServiceApi) -> None:
+    """Every console operation, called on real data (apps, versions, runs, credentials, extensions,
+    keys), answers a documented status with a body of the documented shape (WS-APP-MGMT, VC-HISTORY,
+    VC-MANAGE, EXEC-RUN-RECORDS, WS-MODEL-PROVIDERS, WS-MODEL-CREDENTIALS, WS-DEFAULT-MODELS, WS-PLUGINS,
+    FEAT-MODERATION, API-COMMON-AUTH)."""
+    document = console_document()
+    calls = ConsoleCalls(api, document, {}, set())
+    login = await calls.call("POST", "/login", 200, json={"email": DEFAULT_OWNER_EMAIL, "password": OWNER_PASSWORD})
+    api.client.cookies.clear()
+    calls.headers = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+    await calls.call("POST", "/refresh-token", 200)
+    api.client.cookies.clear()
+    await calls.call("GET", "/account/profile", 200)
+    workspaces = await calls.call("GET", "/workspaces", 200)
+    await calls.call("GET", "/workspaces/current", 200)
+    await calls.call("POST", "/workspaces/switch", 200, json={"tenant_id": workspaces.json()["workspaces"][0]["id"]})
+    api.client.cookies.clear()
+    invited = await calls.call("POST", "/workspaces/current/members/invite-email", 201,
+                               json={"emails": ["someone@example.com"], "role": "editor"})
+    member_id = invited.json()["invitation_results"][0]["account_id"]
+    await calls.call("GET", "/workspaces/current/members", 200)
+    await calls.call("PUT", "/workspaces/current/members/{member_id}/update-role", 200, path={"member_id": member_id},
+                     json={"role": "normal"})
+    await calls.call("DELETE", "/workspaces/current/members/{member_id}", 204, path={"member_id": member_id})
+
+    # Apps, their versions and keys.
+    flow = {"app_id": api.apps["workflow"]}
+    await calls.call("GET", "/apps", 200, params={"limit": 2})
+    for name in ("workflow", "chat"):
+        await calls.call("GET", "/apps/{app_id}", 200, path={"app_id": api.apps[name]})
+    imported = await calls.call("POST", "/apps/imports", 200,
+                                json={"mode": "yaml-content", "yaml_content": APPS["workflow"], "name": "Copy"})
+    bad = await calls.call("POST", "/apps/imports", 400, json={"mode": "yaml-content", "yaml_content": "- a list"})
+    assert bad.json()["problems"]
+    await calls.call("GET", "/apps/{app_id}/export", 200, path=flow, params={"include_secret": "true"})
+    await calls.call("POST", "/apps/{app_id}/workflows/publish", 200, path=flow,
+                     json={"marked_name": "v2", "marked_comment": "again"})
+    await calls.call("POST", "/apps/{app_id}/workflows/publish", 400, path={"app_id": api.apps["chat"]}, json={})
+    versions = await calls.call("GET", "/apps/{app_id}/workflows", 200, path=flow)
+    published = next(v for v in versions.json()["items"] if v["version"] != "draft")
+    await calls.call("POST", "/apps/{app_id}/workflows/{version_id}/restore", 200,
+                     path={**flow, "version_id": published["id"]})
+    made = await calls.call("POST", "/apps/{app_id}/api-keys", 201, path=flow)
+    await calls.call("GET", "/apps/{app_id}/api-keys", 200, path=flow)
+    await calls.call("DELETE", "/apps/{app_id}/api-keys/{key_id}", 204, path={**flow, "key_id": made.json()["id"]})
+    await calls.call("DELETE", "/apps/{app_id}", 204, path={"app_id": imported.json()["app_id"]})
+    await calls.call("GET", "/apps/{app_id}", 404, path={"app_id": imported.json()["app_id"]})
+
+    # Run logs.
+    ran = await api.client.post("/workflows/run", headers=api.auth("workflow"),
+                                json={"inputs": {"text": "hey"}, "user": "openapi"})
+    assert ran.status_code == 200, ran.text
+    runs = await calls.call("GET", "/apps/{app_id}/workflow-runs", 200, path=flow)
+    run = {**flow, "run_id": runs.json()["data"][0]["id"]}
+    await calls.call("GET", "/apps/{app_id}/workflow-runs/{run_id}", 200, path=run)
+    nodes = await calls.call("GET", "/apps/{app_id}/workflow-runs/{run_id}/node-executions", 200, path=run)
+    assert nodes.json()["data"]
+
+    # Model providers and default models, plugins.
+    fake = {"provider": "fake"}
+    await calls.call("GET", "/workspaces/current/model-providers", 200)
+    saved = await calls.call("POST", "/workspaces/current/model-providers/{provider}/credentials", 201, path=fake,
+                             json={"credentials": {"api_key": "sk-test-1234567890"}, "name": "One"})
+    await calls.call("POST", "/workspaces/current/model-providers/{provider}/credentials", 400, path=fake,
+                     json={"credentials": {"api_key": "invalid"}})
+    await calls.call("GET", "/workspaces/current/model-providers/{provider}/credentials", 200, path=fake)
+    credential = {"credential_id": saved.json()["credential_id"]}
+    await calls.call("POST", "/workspaces/current/model-providers/{provider}/credentials/switch", 200, path=fake,
+                     json=credential)
+    await calls.call("GET", "/workspaces/current/default-model", 200, params={"model_type": "llm"})
+    await calls.call("POST", "/workspaces/current/default-model", 200,
+                     json={"model_settings": [{"model_type": "llm", "provider": "fake", "model": "echo"}]})
+    await calls.call("GET", "/workspaces/current/default-model", 200, params={"model_type": "llm"})
+    await calls.call("DELETE", "/workspaces/current/model-providers/{provider}/credentials", 204, path=fake,
+                     json=credential)
+    await calls.call("GET", "/workspaces/current/plugins", 200)
+
+    # API-based extensions and knowledge keys.
+    with ExtensionServer() as server:
+        body = {"name": "moderator", "api_endpoint": server.url_for("/moderate"), "api_key": KEY}
+        extension = await calls.call("POST", "/api-based-extension", 201, json=body)
+        one = {"extension_id": extension.json()["id"]}
+        await calls.call("GET", "/api-based-extension", 200)
+        await calls.call("GET", "/api-based-extension/{extension_id}", 200, path=one)
+        await calls.call("POST", "/api-based-extension/{extension_id}", 200, path=one,
+                         json={**body, "name": "renamed", "api_key": extension.json()["api_key"]})
+        await calls.call("DELETE", "/api-based-extension/{extension_id}", 204, path=one)
+    key = await calls.call("POST", "/datasets/api-keys", 201)
+    await calls.call("GET", "/datasets/api-keys", 200)
+    await calls.call("DELETE", "/datasets/api-keys/{key_id}", 204, path={"key_id": key.json()["id"]})
+    await calls.call("POST", "/logout", 200)
+    assert calls.checked == set(operations(document))

@@ -3,7 +3,11 @@ them over real HTTP to the real application (uvicorn on 127.0.0.1, a migrated da
 plugins), authenticated with a real app key of each app mode, or a console session from a real
 sign-in. Every answer must not be a server error and must match the document: its status code, its
 content type and its schema (API-COMMON-AUTH, API-COMMON-ERR, API-COMMON-ROUTE, WS-ACCOUNT,
-WS-WORKSPACE, WS-MEMBERS-ROLES).
+WS-WORKSPACE, WS-MEMBERS-ROLES, WS-APP-MGMT, VC-HISTORY, WS-MODEL-CREDENTIALS, WS-PLUGINS, FEAT-MODERATION).
+
+Generated path parameters are mostly unknown ids (404); so that the console routes also meet real
+objects, most generated ids are swapped for the id of a real app, version, run, key, member,
+credential provider or API extension made through the console before fuzzing.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import contextlib
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from support.extension_server import KEY, ExtensionServer
 from support.service_api import service_api
 from treadle.api.openapi import console_document, service_document
 from treadle.runtime.bootstrap import DEFAULT_OWNER_EMAIL
@@ -56,6 +63,8 @@ class RunningTreadle:
     keys: dict[str, str] = field(default_factory=dict)
     console_token: str | None = None
     console_problem: str = ""
+    #: Path parameter name -> the id of a real object made through the console (see :func:`real_ids`).
+    console_ids: dict[str, str] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -98,12 +107,64 @@ def running_treadle(tmp_path: Path) -> Iterator[RunningTreadle]:
             running.console_token = login.json()["data"]["access_token"]
         else:
             running.console_problem = f"POST /console/api/login answered {login.status_code}: {login.text[:200]}"
-        yield running
+        with ExtensionServer() as extensions:
+            if running.console_token is not None:
+                running.console_ids = real_ids(running.base_url, running.console_token, extensions.url_for("/moderate"))
+            yield running
     finally:
         if servers:
             servers[0].should_exit = True
         thread.join(30)
         sock.close()
+
+
+def real_ids(base_url: str, token: str, extension_url: str) -> dict[str, str]:
+    """Objects for the console fuzzing to meet, made through the console itself: a published workflow
+    app with a run and a key, an app to delete, a knowledge key, an invited member and an API extension
+    (served by ``extension_url``). Keyed by the path parameter (``key_id`` twice: app and knowledge)."""
+    console = httpx.Client(base_url=f"{base_url}/console/api", headers={"Authorization": f"Bearer {token}"},
+                           timeout=30)
+
+    def made(response: httpx.Response) -> dict[str, Any]:
+        assert response.status_code in (200, 201), (response.request.url, response.text)
+        body: dict[str, Any] = response.json()
+        return body
+
+    with console:
+        dsl = {"mode": "yaml-content", "yaml_content": APPS["workflow"]}
+        app_id = made(console.post("/apps/imports", json={**dsl, "name": "Fuzzed"}))["app_id"]
+        doomed = made(console.post("/apps/imports", json={**dsl, "name": "Doomed"}))["app_id"]
+        version_id = made(console.post(f"/apps/{app_id}/workflows/publish", json={}))["id"]
+        key = made(console.post(f"/apps/{app_id}/api-keys"))
+        ran = httpx.post(f"{base_url}/v1/workflows/run", headers={"Authorization": f"Bearer {key['token']}"},
+                         json={"inputs": {"text": "hi"}, "user": "fuzz"}, timeout=60)
+        assert ran.status_code == 200, ran.text
+        run_id = made(console.get(f"/apps/{app_id}/workflow-runs"))["data"][0]["id"]
+        dataset_key = made(console.post("/datasets/api-keys"))["id"]
+        invited = made(console.post("/workspaces/current/members/invite-email",
+                                    json={"emails": ["fuzzed@example.com"], "role": "editor"}))
+        member_id = invited["invitation_results"][0]["account_id"]
+        extension = made(console.post("/api-based-extension",
+                                      json={"name": "fuzzed", "api_endpoint": extension_url, "api_key": KEY}))["id"]
+        made(console.post("/workspaces/current/model-providers/fake/credentials",
+                          json={"credentials": {"api_key": "sk-fuzz-1234567890"}}))
+    return {"app_id": app_id, "doomed_app_id": doomed, "version_id": version_id, "run_id": run_id,
+            "key_id": key["id"], "dataset_key_id": dataset_key, "member_id": member_id,
+            "extension_id": extension, "provider": "fake"}
+
+
+def use_real_ids(case: schemathesis.Case, ids: dict[str, str]) -> None:
+    """Swap three in four generated path parameters for a real object's id (chosen from the generated
+    value, so that a case replays the same); deleting an app only ever meets the app made to be deleted."""
+    for name, value in list((case.path_parameters or {}).items()):
+        if zlib.crc32(str(value).encode()) % 4 == 0:
+            continue
+        if name == "app_id" and case.method.upper() == "DELETE" and case.path == "/apps/{app_id}":
+            case.path_parameters[name] = ids["doomed_app_id"]
+        elif name == "key_id" and case.path.startswith("/datasets/"):
+            case.path_parameters[name] = ids["dataset_key_id"]
+        elif name in ids:
+            case.path_parameters[name] = ids[name]
 
 
 @pytest.fixture(scope="module")
@@ -143,4 +204,5 @@ def test_the_console_api_keeps_its_contract(case: schemathesis.Case, treadle: Ru
         pytest.skip(f"the console API is not mounted yet: {treadle.console_problem}")
     # Signing out ends every session of the account: the fuzzed sign-out goes without the shared one.
     headers = {} if case.path == "/logout" else {"Authorization": f"Bearer {treadle.console_token}"}
+    use_real_ids(case, treadle.console_ids)
     case.call_and_validate(base_url=f"{treadle.base_url}/console/api", headers=headers, checks=CHECKS, timeout=60)
