@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
@@ -20,6 +21,7 @@ from ..store import Database
 from .console import console_routes
 from .errors import ApiError, exception_handlers
 from .files import FILE_ROUTES
+from .guards import RejectNul
 from .openapi import console_openapi
 from .service.routes import service_routes
 from .service.state import ServiceState
@@ -91,6 +93,7 @@ def create_app(
             *FILE_ROUTES,
         ],
         exception_handlers=exception_handlers,
+        middleware=[Middleware(RejectNul)],
         lifespan=lifespan,
     )
 

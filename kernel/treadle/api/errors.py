@@ -71,7 +71,23 @@ async def _plugin_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, f"plugin_{exc.code.name.lower()}", str(exc), plugin=exc.plugin, call=exc.call)
 
 
+#: PostgreSQL's character_not_in_repertoire: a NUL character in text, which it cannot store.
+_NUL_IN_TEXT = "22021"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if _sqlstate(exc) == _NUL_IN_TEXT:  # got past the guards (a form field): still the client's input
+        return error_response(400, "invalid_param", "A value of the request contains the NUL character (U+0000), "
+                              "which text may not contain.")
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_server_error", "The server failed to handle the request.")
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...guards import check_no_nul
 from .. import errors
 from ..requests import parse
 from ..state import ServiceApp, ServiceState, service_state
@@ -58,6 +59,7 @@ async def json_body(request: Request, model: type[M]) -> M:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise errors.INVALID_PARAM.error(f"The request body is not valid JSON: {exc}.") from None
+        check_no_nul(raw, data)
     return parse(model, data)
 
 
