@@ -43,5 +43,6 @@ async def test_a_nul_anywhere_is_invalid_param(api: ServiceApi) -> None:
     async with console:
         login = await console.post("/console/api/login", json={"email": "x\x00@example.com", "password": "p"})
     assert login.status_code == 400
-    fine = await c.post("/chat-messages", headers=auth, json={"inputs": {}, "query": "no nul \\u0000 here", "user": "u"})
+    body = {"inputs": {}, "query": "no nul \\u0000 here", "user": "u"}
+    fine = await c.post("/chat-messages", headers=auth, json=body)
     assert fine.status_code == 200, fine.text  # an escaped backslash-u is just text
