@@ -18,5 +18,6 @@ def test_first_serve_prints_the_sign_in_and_the_api_url_once(tmp_path: Path) -> 
     first = (tmp_path / "first.log").read_text()
     assert "Sign in as admin@treadle.local with password" in first
     assert "Service API: http://127.0.0.1:" in first and "/v1" in first
+    assert "Console API: http://127.0.0.1:" in first and "/console/api (POST /login" in first
     _serve_until_up(home, tmp_path / "second.log")
     assert "Sign in as" not in (tmp_path / "second.log").read_text()

@@ -39,6 +39,9 @@ class FirstRun:
         else:
             lines.append(f"Sign in as {self.email} with the password you chose")
         lines.append(f"Service API: {api_url} (make a key with `treadle app key APP_ID`)")
+        base = api_url.removesuffix("/v1")
+        lines.append(f"Console API: {base}/console/api (POST /login with that email and password; "
+                     f"OpenAPI at {base}/console/api/openapi.json)")
         return lines
 
 
