@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from support.dsl import TERSE_CHAT
 from support.service_api import ServiceApi, service_api
 from treadle.runtime import DEFAULT_OWNER_EMAIL
 from treadle.store import Account, Tenant, TenantMember
@@ -41,15 +42,7 @@ workflow:
     - {id: e2, source: upper, target: end}
 """
 
-CHAT = """\
-version: 0.3.0
-kind: app
-app: {mode: chat, name: Chatter}
-model_config:
-  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
-  pre_prompt: "You are terse."
-  user_input_form: []
-"""
+CHAT = TERSE_CHAT
 
 
 @dataclass

@@ -13,17 +13,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support.dsl import ECHO_CHAT, FLOW_WORKFLOW
 from support.service_api import ServiceApi, service_api
 from treadle.store import Conversation, ConversationVariable
 
-CHAT = """\
-version: 0.3.0
-kind: app
-app: {mode: chat, name: Chatter}
-model_config:
-  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
-  user_input_form: []
-"""
+CHAT = ECHO_CHAT
 
 CHATFLOW = """\
 version: 0.3.0
@@ -55,20 +49,7 @@ workflow:
     - {id: e2, source: count, target: answer}
 """
 
-WORKFLOW = """\
-version: 0.3.0
-kind: app
-app: {mode: workflow, name: Flow}
-workflow:
-  graph:
-    nodes:
-    - id: start
-      data: {type: start, title: Start, variables: []}
-    - id: end
-      data: {type: end, title: End, outputs: []}
-    edges:
-    - {id: e1, source: start, target: end}
-"""
+WORKFLOW = FLOW_WORKFLOW
 
 APPS = {"chat": CHAT, "chatflow": CHATFLOW, "workflow": WORKFLOW}
 TURNS_ID = "0b6f0c1e-1111-4c3a-8d7e-000000000001"

@@ -13,30 +13,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support.dsl import SHOUT_WORKFLOW, TERSE_CHAT, WRITER_COMPLETION
 from support.service_api import ServiceApi, service_api
 from treadle.store import Conversation, Message, NodeExecution, Tenant, WorkflowRun
 
-WORKFLOW = """\
-version: 0.3.0
-kind: app
-app: {mode: workflow, name: Shout}
-workflow:
-  graph:
-    nodes:
-    - id: start
-      data: {type: start, title: Start, variables: [{variable: text, label: Text, type: text-input, required: true}]}
-    - id: upper
-      data:
-        type: template-transform
-        title: Upper
-        variables: [{variable: t, value_selector: [start, text]}]
-        template: "{{ t | upper }}!"
-    - id: end
-      data: {type: end, title: End, outputs: [{variable: shout, value_selector: [upper, output]}]}
-    edges:
-    - {id: e1, source: start, target: upper}
-    - {id: e2, source: upper, target: end}
-"""
+WORKFLOW = SHOUT_WORKFLOW
 
 CHATFLOW = """\
 version: 0.3.0
@@ -72,25 +53,9 @@ workflow:
     - {id: e3, source: count, target: answer}
 """
 
-CHAT = """\
-version: 0.3.0
-kind: app
-app: {mode: chat, name: Chatter}
-model_config:
-  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
-  pre_prompt: "You are terse."
-  user_input_form: []
-"""
+CHAT = TERSE_CHAT
 
-COMPLETION = """\
-version: 0.3.0
-kind: app
-app: {mode: completion, name: Writer}
-model_config:
-  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
-  pre_prompt: "Write about {{topic}}"
-  user_input_form: [{text-input: {variable: topic, label: Topic, required: true}}]
-"""
+COMPLETION = WRITER_COMPLETION
 
 APPS = {"workflow": WORKFLOW, "chatflow": CHATFLOW, "chat": CHAT, "completion": COMPLETION}
 

@@ -14,18 +14,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support.dsl import ECHO_CHAT, FLOW_WORKFLOW, WRITER_COMPLETION
 from support.service_api import ServiceApi, service_api
 from treadle.api.service.state import ServiceApp
 from treadle.store import App, MessageFeedback
 
-CHAT = """\
-version: 0.3.0
-kind: app
-app: {mode: chat, name: Chatter}
-model_config:
-  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
-  user_input_form: []
-"""
+CHAT = ECHO_CHAT
 
 FOLLOW_UP_CHAT = CHAT.replace("name: Chatter", "name: Curious") + (
     "  suggested_questions_after_answer: {enabled: true}\n"
@@ -48,30 +42,9 @@ workflow:
     - {id: e1, source: start, target: answer}
 """
 
-COMPLETION = """\
-version: 0.3.0
-kind: app
-app: {mode: completion, name: Writer}
-model_config:
-  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
-  pre_prompt: "Write about {{topic}}"
-  user_input_form: [{text-input: {variable: topic, label: Topic, required: true}}]
-"""
+COMPLETION = WRITER_COMPLETION
 
-WORKFLOW = """\
-version: 0.3.0
-kind: app
-app: {mode: workflow, name: Flow}
-workflow:
-  graph:
-    nodes:
-    - id: start
-      data: {type: start, title: Start, variables: []}
-    - id: end
-      data: {type: end, title: End, outputs: []}
-    edges:
-    - {id: e1, source: start, target: end}
-"""
+WORKFLOW = FLOW_WORKFLOW
 
 APPS = {"chat": CHAT, "curious": FOLLOW_UP_CHAT, "chatflow": CHATFLOW, "completion": COMPLETION,
         "workflow": WORKFLOW}

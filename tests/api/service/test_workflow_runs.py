@@ -11,30 +11,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from support.dsl import ECHO_CHAT, SHOUT_WORKFLOW
 from support.service_api import ServiceApi, service_api
 from treadle.store import Account, WorkflowRun
 
-WORKFLOW = """\
-version: 0.3.0
-kind: app
-app: {mode: workflow, name: Shout}
-workflow:
-  graph:
-    nodes:
-    - id: start
-      data: {type: start, title: Start, variables: [{variable: text, label: Text, type: text-input, required: true}]}
-    - id: upper
-      data:
-        type: template-transform
-        title: Upper
-        variables: [{variable: t, value_selector: [start, text]}]
-        template: "{{ t | upper }}!"
-    - id: end
-      data: {type: end, title: End, outputs: [{variable: shout, value_selector: [upper, output]}]}
-    edges:
-    - {id: e1, source: start, target: upper}
-    - {id: e2, source: upper, target: end}
-"""
+WORKFLOW = SHOUT_WORKFLOW
 
 FAILING = WORKFLOW.replace('template: "{{ t | upper }}!"', 'template: "{{ (t | length) // 0 }}"').replace(
     "name: Shout", "name: Broken")
@@ -54,14 +35,7 @@ workflow:
     - {id: e1, source: start, target: answer}
 """
 
-CHAT = """\
-version: 0.3.0
-kind: app
-app: {mode: chat, name: Chatter}
-model_config:
-  model: {provider: fake, name: echo, mode: chat, completion_params: {}}
-  user_input_form: []
-"""
+CHAT = ECHO_CHAT
 
 APPS = {"workflow": WORKFLOW, "other": WORKFLOW.replace("name: Shout", "name: Other"), "failing": FAILING,
         "chatflow": CHATFLOW, "chat": CHAT}

@@ -24,7 +24,7 @@ from ..errors import ApiError
 from ..service.routes.common import json_body, query_params, respond
 from .common import Member, endpoint, timestamp, workspace_member
 
-__all__ = ["ROUTES", "app_detail", "app_summary"]
+__all__ = ["ROUTES", "app_detail", "app_summary", "key_view"]
 
 _DSL_VERSION_LINE = re.compile(r"^version:\s*['\"]?([0-9][0-9.]*)", re.MULTILINE)
 
@@ -257,7 +257,7 @@ async def restore(request: Request) -> Response:
     return respond({"result": "success", "draft": {"id": draft.id, "version": draft.version}})
 
 
-def _key_view(row: ApiKey, token: str | None = None) -> dict[str, Any]:
+def key_view(row: ApiKey, token: str | None = None) -> dict[str, Any]:
     return {
         "id": row.id,
         "type": row.type,
@@ -274,7 +274,7 @@ async def list_keys(request: Request) -> Response:
         rows = await session.scalars(
             select(ApiKey).where(ApiKey.app_id == app.id, ApiKey.type == "app").order_by(ApiKey.created_at, ApiKey.id)
         )
-        keys = [_key_view(row) for row in rows]
+        keys = [key_view(row) for row in rows]
     return respond({"data": keys})
 
 
@@ -289,7 +289,7 @@ async def create_key(request: Request) -> Response:
     async with member.state.db.session() as session:
         row = await session.get(ApiKey, made.id)
     assert row is not None
-    return respond(_key_view(row, made.token), 201)
+    return respond(key_view(row, made.token), 201)
 
 
 async def delete_key(request: Request) -> Response:

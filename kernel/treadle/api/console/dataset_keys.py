@@ -3,8 +3,6 @@ base the workspace can see (API-COMMON-AUTH); stored as a digest, the token show
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,19 +11,10 @@ from ...store import ApiKey
 from ...tenancy import Action, ApiKeyKind, issue_api_key
 from ..errors import ApiError
 from ..service.routes.common import respond
-from .common import endpoint, timestamp, workspace_member
+from .apps import key_view
+from .common import endpoint, workspace_member
 
 __all__ = ["ROUTES"]
-
-
-def _view(row: ApiKey, token: str | None = None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "type": row.type,
-        "token": token if token is not None else row.prefix,
-        "last_used_at": timestamp(row.last_used_at),
-        "created_at": timestamp(row.created_at),
-    }
 
 
 async def list_keys(request: Request) -> Response:
@@ -35,7 +24,7 @@ async def list_keys(request: Request) -> Response:
             select(ApiKey).where(ApiKey.tenant_id == member.tenant_id, ApiKey.type == ApiKeyKind.DATASET.value)
             .order_by(ApiKey.created_at, ApiKey.id)
         )
-        keys = [_view(row) for row in rows]
+        keys = [key_view(row) for row in rows]
     return respond({"data": keys})
 
 
@@ -54,7 +43,7 @@ async def create_key(request: Request) -> Response:
                      prefix=issued.display, created_by=member.account.id)
         session.add(row)
         await session.flush()
-        view = _view(row, issued.token)
+        view = key_view(row, issued.token)
     return respond(view, 201)
 
 
