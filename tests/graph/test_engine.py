@@ -3,6 +3,8 @@ parallel branches and their bound, the event stream, run limits."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -270,3 +272,38 @@ async def test_call_depth_beyond_max_depth_fails(depth: int, status: str) -> Non
         assert result.error_type == "DepthLimitExceeded"
         assert not run.journal.runs
         assert isinstance(run.events[-1], ev.RunFailed)
+
+
+async def test_a_finished_run_goes_by_reference_counting_alone() -> None:
+    """A run leaves no reference cycle behind (its stream coordinator held a method of the run), so
+    a busy server frees each run as it ends instead of piling runs up for a full collection of the
+    cycle collector, which paused the server for hundreds of milliseconds (bench/api.py)."""
+    compiled, _factory = compile_dsl(
+        [
+            node("start", "start"),
+            node("A", "stream", chunks=["a1", "a2"]),
+            node("answer", "answer", answer="{{#A.text#}}"),
+        ],
+        chain("start", "A", "answer"),
+    )
+    events: list[ev.Event] = []
+    gc.collect()
+    gc.disable()
+    try:
+        run = WorkflowRun(compiled, VariablePool.for_run(), on_event=events.append)
+        result = await run.run()
+        assert result.status == "succeeded" and result.answer == "a1a2"
+        gone = weakref.ref(run)
+        del run, result
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+
+async def test_a_run_object_runs_once() -> None:
+    compiled, _factory = compile_dsl([node("start", "start")], [])
+    run = WorkflowRun(compiled, VariablePool.for_run(), run_id="once")
+    assert (await run.run()).status == "succeeded"
+    with pytest.raises(RuntimeError, match="run 'once' has run already"):
+        await run.run()

@@ -118,6 +118,14 @@ class RunResult:
     elapsed: float = 0.0
 
 
+def _no_lookup(selector: Any) -> Any:
+    return None
+
+
+def _no_emit(node_id: str, text: str, selector: Any) -> None:
+    return None
+
+
 class _NodeFailure(Exception):
     """A node failed and its error strategy is ``none``: the scope it runs in fails."""
 
@@ -419,7 +427,8 @@ class WorkflowRun:
         self._halt: _Halt | None = None
         self._pause_requested = False
         self._pause_reason = ""
-        self._streams = StreamCoordinator(compiled.streams, compiled.graph, pool.get, self._stream_text)
+        self._ran = False
+        self._streams = self._new_streams()
         self._pending_saves: list[asyncio.Task[None]] = []
 
     # -- commands ---------------------------------------------------------------------------------
@@ -439,6 +448,23 @@ class WorkflowRun:
 
     async def run(self, *, resume: Checkpoint | None = None) -> RunResult:
         """Run to the end (or to a stop, pause or failure) and say how it ended."""
+        try:
+            return await self._run(resume)
+        finally:
+            # The coordinator holds a method of this run: dropping it at the end leaves no reference
+            # cycle, so the run's objects go as soon as the last reference does, not at the next full
+            # collection of the garbage collector (which under load pauses the server for hundreds of ms).
+            self._streams = self._new_streams(closed=True)
+
+    def _new_streams(self, *, closed: bool = False) -> StreamCoordinator:
+        if closed:
+            return StreamCoordinator({}, self.compiled.graph, _no_lookup, _no_emit)
+        return StreamCoordinator(self.compiled.streams, self.compiled.graph, self.pool.get, self._stream_text)
+
+    async def _run(self, resume: Checkpoint | None) -> RunResult:
+        if self._ran:
+            raise RuntimeError(f"run {self.run_id!r} has run already: a WorkflowRun runs once (resume makes a new one)")
+        self._ran = True
         loop = asyncio.get_running_loop()
         self._started = loop.time()
         self._deadline = self._started + self.limits.max_seconds

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from support.dsl import SHOUT_WORKFLOW, TERSE_CHAT, WRITER_COMPLETION
 from support.service_api import ServiceApi, service_api
-from treadle.store import Conversation, Message, NodeExecution, Tenant, WorkflowRun
+from treadle.api.service.runs import RunExecution
+from treadle.graph import WorkflowRun as EngineRun
+from treadle.store import Conversation, Message, NodeExecution, RunRecorder, Tenant, WorkflowRun
 
 WORKFLOW = SHOUT_WORKFLOW
 
@@ -89,6 +93,32 @@ async def test_a_blocking_workflow_run_answers_with_its_outputs_and_is_recorded(
         assert run is not None and run.status == "succeeded" and run.outputs == {"shout": "HI!"}
         nodes = (await session.scalars(select(NodeExecution).where(NodeExecution.workflow_run_id == run.id))).all()
         assert sorted(n.node_id for n in nodes) == ["end", "start", "upper"]
+
+
+
+@pytest.mark.parametrize("mode", ["workflow", "chatflow", "chat"])
+async def test_a_finished_run_leaves_no_reference_cycle(api: ServiceApi, mode: str) -> None:
+    """The run objects of a request go when it ends, by reference counting: under load, runs left
+    for the cycle collector made its full collections pause the server for hundreds of ms."""
+    body: dict[str, Any] = {"inputs": {"text": "hi"} if mode == "workflow" else {}, "user": "u1",
+                            "response_mode": "blocking"}  # fmt: skip
+    path = "/workflows/run" if mode == "workflow" else "/chat-messages"
+    if mode != "workflow":
+        body["query"] = "hello"
+    first = await api.client.post(path, headers=api.auth(mode), json=body)  # warms the caches
+    assert first.status_code == 200, first.text
+    if mode != "workflow":  # the same conversation: a new one is named in the background
+        body["conversation_id"] = first.json()["conversation_id"]
+    gc.collect()
+    gc.disable()
+    try:
+        response = await api.client.post(path, headers=api.auth(mode), json=body)
+        assert response.status_code == 200, response.text
+        await asyncio.sleep(0)  # the request's last callbacks
+        alive = [type(o).__name__ for o in gc.get_objects() if isinstance(o, RunExecution | EngineRun | RunRecorder)]
+    finally:
+        gc.enable()
+    assert alive == []
 
 
 async def test_a_streaming_workflow_run_sends_the_documented_events(api: ServiceApi) -> None:
@@ -222,6 +252,34 @@ async def test_a_request_without_a_valid_key_is_unauthorized(api: ServiceApi) ->
     wrong = await api.client.post("/workflows/run", headers={"Authorization": "Bearer app-" + "x" * 24},
                                   json={"inputs": {}, "user": "u"})
     assert wrong.status_code == 401
+
+
+
+async def test_many_requests_of_a_key_not_in_the_cache_look_it_up_once(api: ServiceApi) -> None:
+    """API-COMMON-AUTH under load: when a busy key's cached entry is gone, the requests that find it
+    missing wait for one lookup rather than each querying the database (which stalled every client
+    of the key every few seconds); a key that is not valid is refused to all of them."""
+    body = {"inputs": {"text": "hi"}, "user": "u1", "response_mode": "blocking"}
+    api.state.forget_app(api.apps["workflow"])
+    lookups = 0
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        nonlocal lookups
+        lookups += "FROM api_keys" in statement
+
+    sa_event.listen(api.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        answers = await asyncio.gather(
+            *(api.client.post("/workflows/run", headers=api.auth("workflow"), json=body) for _ in range(20))
+        )
+        assert [a.status_code for a in answers] == [200] * 20
+        assert lookups == 1
+        wrong = {"Authorization": "Bearer app-" + "y" * 24}
+        refused = await asyncio.gather(*(api.client.post("/workflows/run", headers=wrong, json=body) for _ in range(5)))
+        assert [(r.status_code, r.json()["code"]) for r in refused] == [(401, "unauthorized")] * 5
+        assert lookups == 2
+    finally:
+        sa_event.remove(api.db.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_a_missing_user_is_invalid_param(api: ServiceApi) -> None:

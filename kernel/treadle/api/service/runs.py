@@ -410,6 +410,9 @@ class RunExecution:
                 if self.plan.streaming:
                     self._queue.put_nowait(payload)
             self._queue.put_nowait(None)
+            # The engine run holds this execution's event sink: letting go of it leaves no reference
+            # cycle, so both go by reference counting rather than at a full garbage collection.
+            self._run = None
 
     def _answer_directly(self, answer: str) -> None:
         """Answer without running the app (moderation's preset response): the answer, then the end
