@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from graph.nodes_for_tests import Harness, chain, node
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from treadle.graph import events as ev
 from treadle.store import Database, NodeExecution, RunRecorder, RunRecorderError, WorkflowRun
@@ -173,3 +174,59 @@ async def test_misuse_is_refused_with_what_went_wrong(db: Database) -> None:
         await recorder.record(ev.NodeSucceeded("run-1", node_id="ghost", node_type="code"))
     with pytest.raises(RunRecorderError, match="longer than the 36"):
         await _recorder(db, tenant_id, app_id).record(ev.RunStarted("r" * 37))
+
+
+async def test_runs_written_together_go_in_one_transaction_each_in_its_order(db: Database) -> None:
+    """The group writer merges what many recorders hand in at once into one statement per kind
+    (API-WF-RUN under load): new runs are inserted before their executions, runs already stored
+    are updated alongside, and the whole group is one transaction, not one per run."""
+    tenant_id, app_id = await workspace_with_app(db, mode="workflow")
+    stored = [_recorder(db, tenant_id, app_id) for _ in range(10)]
+    for number, recorder in enumerate(stored):
+        await recorder.record(ev.RunStarted(f"stored-{number}"))
+        await recorder.record(ev.NodeStarted(f"stored-{number}", node_id="start", node_type="start", index=1))
+    fresh = [_recorder(db, tenant_id, app_id) for _ in range(10)]
+    counts = {"commit": 0, "before_cursor_execute": 0}
+
+    def counter(name: str) -> Any:
+        def count(*_args: Any) -> None:
+            counts[name] += 1
+
+        return count
+
+    listeners = [(name, counter(name)) for name in counts]
+    for name, listener in listeners:
+        sa_event.listen(db.engine.sync_engine, name, listener)
+    try:
+
+        async def finish(number: int, recorder: RunRecorder) -> None:
+            await recorder._record_all([
+                ev.NodeSucceeded(f"stored-{number}", node_id="start", node_type="start", outputs={"n": number}),
+                ev.RunSucceeded(f"stored-{number}", outputs={"n": number}, steps=1),
+            ])  # fmt: skip
+
+        async def whole(number: int, recorder: RunRecorder) -> None:
+            await recorder._record_all([
+                ev.RunStarted(f"fresh-{number}"),
+                ev.NodeStarted(f"fresh-{number}", node_id="start", node_type="start", index=1),
+                ev.NodeSucceeded(f"fresh-{number}", node_id="start", node_type="start", outputs={"n": number}),
+                ev.RunSucceeded(f"fresh-{number}", outputs={"n": number}, steps=1),
+            ])  # fmt: skip
+
+        await asyncio.gather(
+            *(finish(n, r) for n, r in enumerate(stored)), *(whole(n, r) for n, r in enumerate(fresh))
+        )
+    finally:
+        for name, listener in listeners:
+            sa_event.remove(db.engine.sync_engine, name, listener)
+    # The first recorder to write starts a transaction of its own; everyone after it waits for the
+    # next, together. Had the merged group failed (an execution before its run), each recorder
+    # would have been written again alone: 20 transactions. Merged, a group is a statement per kind
+    # of write (insert runs, update runs, insert executions, update executions), not 2-3 per run.
+    assert counts["commit"] <= 2
+    assert counts["before_cursor_execute"] <= 2 * 4
+    for run_id in [*(f"stored-{n}" for n in range(10)), *(f"fresh-{n}" for n in range(10))]:
+        run, executions = await _rows(db, run_id)
+        number = int(run_id.rpartition("-")[2])
+        assert (run.status, run.outputs) == ("succeeded", {"n": number})
+        assert [(e.node_id, e.status, e.outputs) for e in executions] == [("start", "succeeded", {"n": number})]

@@ -360,6 +360,8 @@ _Write = tuple[Any, list[dict[str, Any]]]
 _INSERT_RUN = insert(_RUNS)
 _INSERT_EXECUTIONS = insert(_EXECUTIONS)
 _UPDATES: dict[tuple[Any, tuple[str, ...]], Any] = {}
+#: The order kinds of writes go in when merged (updates of runs: 1, of executions: 3).
+_WRITE_ORDER = {id(_INSERT_RUN): 0, id(_INSERT_EXECUTIONS): 2}
 
 
 def _update(table: Any, columns: Iterable[str]) -> Any:
@@ -432,9 +434,31 @@ class _GroupWriter:
 
     async def _commit(self, groups: list[list[_Write]]) -> None:
         async with self._db.session() as session:
-            for writes in groups:
-                for statement, params in writes:
-                    await session.execute(statement, params)
+            for statement, params in _merged(groups):
+                await session.execute(statement, params)
+
+
+def _merged(groups: list[list[_Write]]) -> list[_Write]:
+    """The writes of several recorders as one statement per kind, each with every recorder's
+    parameter sets (executemany: the driver sends them in one round trip, not one per run).
+
+    Recorders write rows of their own runs only, so their writes may be interleaved; within one
+    recorder the order that matters is kept by writing kinds in a fixed order: run rows before the
+    executions that refer to them, inserts of executions before updates (of rows stored earlier)."""
+    merged: dict[int, _Write] = {}
+    for writes in groups:
+        for statement, params in writes:
+            found = merged.get(id(statement))
+            if found is None:
+                merged[id(statement)] = (statement, list(params))
+            else:
+                found[1].extend(params)
+    return sorted(merged.values(), key=_write_order)
+
+
+def _write_order(write: _Write) -> int:
+    statement = write[0]
+    return _WRITE_ORDER.get(id(statement), 1 if statement.table is _RUNS else 3)
 
 
 def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
