@@ -8,6 +8,7 @@ users own, by the end user), so a key of one workspace never reaches another wor
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine, Iterator, Mapping
@@ -40,6 +41,7 @@ _APP_CACHE_SIZE = 256
 #: How long an authenticated key is trusted before it is looked up again (a deleted key stops working
 #: within this time; a disabled app within the same).
 _KEY_TTL = 5.0
+_END_USER_CACHE_SIZE = 16384
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +193,9 @@ class ServiceState:
     _apps: OrderedDict[tuple[str, str, str], LoadedApp] = field(default_factory=OrderedDict)
     _records: SqlApiKeyRecords | None = None
     #: End users recently seen, by (app id, user): every run request names one.
-    _end_users: dict[tuple[str, str | None], tuple[EndUser, float]] = field(default_factory=dict)
+    _end_users: OrderedDict[tuple[str, str | None], EndUser] = field(default_factory=OrderedDict)
+    #: Key lookups under way, by digest.
+    _key_loads: dict[str, asyncio.Task[ServiceApp]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._records = SqlApiKeyRecords(self.db)
@@ -212,56 +216,73 @@ class ServiceState:
             token = bearer_token(request.headers.get("authorization"))
         except InvalidApiKey as exc:
             raise ApiError(401, "unauthorized", str(exc)) from None
-        now = time.monotonic()
         digest = api_key_digest(token)
         cached = self._keys.get(digest)
-        if cached is not None and cached.until > now:
+        if cached is not None and cached.until > time.monotonic():
             app = cached.app
         else:
-            assert self._records is not None
-            try:
-                key = await authenticate_api_key(token, self._records, kind=ApiKeyKind.APP)
-            except InvalidApiKey as exc:
-                raise ApiError(401, "unauthorized", str(exc)) from None
-            async with self.db.session() as session:
-                row = await session.scalar(select(App).where(App.id == key.resource_id, App.tenant_id == key.tenant_id))
-            if row is None:
-                raise ApiError(401, "unauthorized", "Access token is invalid: its app no longer exists")
-            app = ServiceApp.of(row)
-            if len(self._keys) > 4096:
-                self._keys.clear()
-            self._keys[digest] = _CachedKey(app, now + _KEY_TTL)
+            # One lookup per key at a time: when a busy key's entry runs out, the requests that find
+            # it gone wait for the one lookup instead of each querying the database at once.
+            loading = self._key_loads.get(digest)
+            if loading is None:
+                loading = self._key_loads[digest] = asyncio.get_running_loop().create_task(self._look_up(token, digest))
+                loading.add_done_callback(functools.partial(self._key_looked_up, digest))
+            app = await asyncio.shield(loading)
         if not app.enable_api or app.status != "normal":
             raise errors.APP_UNAVAILABLE.error("The app's Service API is disabled.")
         return app
+
+    async def _look_up(self, token: str, digest: str) -> ServiceApp:
+        assert self._records is not None
+        try:
+            key = await authenticate_api_key(token, self._records, kind=ApiKeyKind.APP)
+        except InvalidApiKey as exc:
+            raise ApiError(401, "unauthorized", str(exc)) from None
+        async with self.db.session() as session:
+            row = await session.scalar(select(App).where(App.id == key.resource_id, App.tenant_id == key.tenant_id))
+        if row is None:
+            raise ApiError(401, "unauthorized", "Access token is invalid: its app no longer exists")
+        app = ServiceApp.of(row)
+        if len(self._keys) > 4096:
+            self._keys.clear()
+        self._keys[digest] = _CachedKey(app, time.monotonic() + _KEY_TTL)
+        return app
+
+    def _key_looked_up(self, digest: str, task: asyncio.Task[ServiceApp]) -> None:
+        self._key_loads.pop(digest, None)
+        if not task.cancelled():
+            task.exception()  # heard by whoever waited; not "never retrieved" when they all went away
 
     def forget_app(self, app_id: str) -> None:
         """Drop what is cached of ``app_id`` (its keys and compiled versions), after it changed."""
         self._keys = {digest: key for digest, key in self._keys.items() if key.app.id != app_id}
         for cache_key in [k for k in self._apps if k[0] == app_id]:
             del self._apps[cache_key]
+        for user_key in [k for k in self._end_users if k[0] == app_id]:
+            del self._end_users[user_key]
 
     # -- end users ---------------------------------------------------------------------------------
 
     async def end_user(self, app: ServiceApp, user: str | None) -> EndUser:
         """The end user ``user`` of the app, made on first sight (API-COMMON-USER).
 
-        Found users are kept for a few seconds (like keys), as every run request names one; the
-        row returned is detached, so callers read it and never change it.
+        Every run request names one, so the users found are kept (the most recent
+        ``_END_USER_CACHE_SIZE``): an end user's row never changes once made and goes only with its
+        app (:meth:`forget_app`). The row returned is detached: callers read it and never change it.
         """
-        now = time.monotonic()
         cache_key = (app.id, user if isinstance(user, str) else None)
         cached = self._end_users.get(cache_key) if cache_key[1] == user else None
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        if cached is not None:
+            self._end_users.move_to_end(cache_key)
+            return cached
         try:
             async with self.db.session() as session:
                 found = await get_or_create_end_user(session, app.id, app.tenant_id, user)
         except ValueError as exc:
             raise errors.INVALID_PARAM.error(str(exc), params="user") from None
-        if len(self._end_users) > 16384:
-            self._end_users.clear()
-        self._end_users[cache_key] = (found, now + _KEY_TTL)
+        self._end_users[cache_key] = found
+        while len(self._end_users) > _END_USER_CACHE_SIZE:
+            self._end_users.popitem(last=False)
         return found
 
     # -- compiled apps -----------------------------------------------------------------------------
