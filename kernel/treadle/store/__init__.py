@@ -16,6 +16,7 @@ from .apps import APP_MODES, DRAFT, Annotation, App, EndUser, Workflow
 from .base import ROLES, Base
 from .checkpoints import SqlCheckpointStore
 from .conversations import Conversation, ConversationVariable, Message, MessageFeedback
+from .coordination import ActiveRequest, AnnotationJobRecord, LoginFailure, RunStopRequest
 from .database import Database, async_url, create_engine
 from .end_users import ANONYMOUS_USER, get_or_create_end_user
 from .errors import CheckpointEncodingError, DatabaseURLError, InvalidPage, NotFound, StoreError
@@ -40,8 +41,10 @@ __all__ = [
     "ROLES",
     "RUN_STATUSES",
     "Account",
+    "ActiveRequest",
     "Annotation",
     "AnnotationEmbedding",
+    "AnnotationJobRecord",
     "AnnotationSetting",
     "ApiBasedExtension",
     "ApiKey",
@@ -56,6 +59,7 @@ __all__ = [
     "DatabaseURLError",
     "EndUser",
     "InvalidPage",
+    "LoginFailure",
     "Message",
     "MessageFeedback",
     "NodeExecution",
@@ -63,6 +67,7 @@ __all__ = [
     "Page",
     "RunRecorder",
     "RunRecorderError",
+    "RunStopRequest",
     "SqlApiKeyRecords",
     "SqlCheckpointStore",
     "SqlConversationHistory",

@@ -6,6 +6,7 @@ from .annotations import AnnotationEmbedding, AnnotationSetting
 from .apps import Annotation, App, EndUser, Workflow
 from .base import Base
 from .conversations import Conversation, ConversationVariable, Message, MessageFeedback
+from .coordination import ActiveRequest, AnnotationJobRecord, LoginFailure, RunStopRequest
 from .extensions import ApiBasedExtension
 from .files import UploadFile
 from .runs import CheckpointRecord, NodeExecution, WorkflowRun
@@ -16,5 +17,6 @@ __all__ = ["ALL"]
 ALL: tuple[type[Base], ...] = (
     Tenant, Account, TenantMember, ApiKey, App, Workflow, EndUser, Annotation, Conversation, Message,
     MessageFeedback, ConversationVariable, WorkflowRun, NodeExecution, CheckpointRecord, UploadFile,
-    AnnotationSetting, AnnotationEmbedding, ApiBasedExtension,
+    AnnotationSetting, AnnotationEmbedding, ApiBasedExtension, RunStopRequest, ActiveRequest, AnnotationJobRecord,
+    LoginFailure,
 )  # fmt: skip
