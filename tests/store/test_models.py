@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from treadle.store import (
     Account,
+    ActiveRequest,
     Annotation,
     AnnotationEmbedding,
+    AnnotationJobRecord,
     AnnotationSetting,
     ApiBasedExtension,
     ApiKey,
@@ -23,9 +25,11 @@ from treadle.store import (
     ConversationVariable,
     Database,
     EndUser,
+    LoginFailure,
     Message,
     MessageFeedback,
     NodeExecution,
+    RunStopRequest,
     Tenant,
     TenantMember,
     UploadFile,
@@ -75,6 +79,10 @@ async def _world(db: Database) -> dict[str, str]:
             UploadFile(tenant_id=tenant.id, storage_key=f"upload_files/{tenant.id}/f.pdf", name="f.pdf", size=3,
                        extension=".pdf", mime_type="application/pdf", created_by_role="end_user",
                        created_by=user.id),
+            RunStopRequest(task_id="task-1", app_id=app.id, end_user_id=user.id),
+            ActiveRequest(app_id=app.id, expires_at=datetime.now(UTC) + timedelta(minutes=10)),
+            AnnotationJobRecord(app_id=app.id, action="enable", status="completed"),
+            LoginFailure(email="someone@example.com"),
         ])  # fmt: skip
         await s.flush()
         s.add(AnnotationEmbedding(annotation_id=annotation.id, app_id=app.id, provider="fake",
