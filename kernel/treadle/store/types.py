@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +13,15 @@ __all__ = ["UTCDateTime", "new_id", "utcnow"]
 
 
 def new_id() -> str:
-    """A new record id: a UUID4 as a 36-character string (Dify's id shape)."""
-    return str(uuid.uuid4())
+    """A new record id: a random (version 4) UUID as a 36-character string (Dify's id shape).
+
+    Made from the random bytes directly: ``str(uuid.uuid4())`` costs twice as much, and a run makes
+    an id per node execution and per event it answers with."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def utcnow() -> datetime:

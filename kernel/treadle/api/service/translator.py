@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...graph import events as ev
+from ...store.types import new_id
 from ..errors import ApiError
 from .errors import error_for_run_failure
 from .usage import UsageTotal
@@ -38,10 +38,6 @@ _MESSAGE_MODES = frozenset({"advanced-chat", "chat", "agent-chat", "completion"}
 _CONTAINERS = frozenset({"iteration", "loop"})
 
 Payload = dict[str, Any]
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +63,7 @@ class StreamContext:
     #: Whether ``message_end`` lists the knowledge the answer drew on (the app's ``retriever_resource``).
     retriever_resources: bool = True
     clock: Callable[[], float] = time.time
-    new_id: Callable[[], str] = _new_id
+    new_id: Callable[[], str] = new_id
 
     def __post_init__(self) -> None:
         if self.mode not in APP_MODES:
