@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from support.databases import migrated_database
 from treadle.apps.annotations import AnnotationJobs, AnnotationReply, normalise_question
 from treadle.config import Settings
 from treadle.plugins import GroupPlan, PluginSpec, PluginSupervisor
-from treadle.store import Annotation, AnnotationEmbedding, AnnotationSetting, App, Database, Tenant
+from treadle.store import Annotation, AnnotationEmbedding, AnnotationJobRecord, AnnotationSetting, App, Database, Tenant
 from treadle_fake.embedding import embed
 from treadle_sdk.errors import PluginNotFound
 
@@ -198,31 +199,102 @@ async def test_deleting_the_app_takes_its_settings_and_vectors(world: World) -> 
     assert await _count(world.db, AnnotationEmbedding) == 0
 
 
-async def test_jobs_report_their_progress_and_errors() -> None:
-    jobs = AnnotationJobs()
-    gate = asyncio.Event()
+async def test_jobs_record_their_progress_and_errors(world: World) -> None:
+    """API-ANN-REPLY-STATUS: a job's row goes waiting -> processing -> completed, or error with the
+    failure's message; it is found only under its app and action."""
+    jobs = AnnotationJobs(world.db)
+    running, gate = asyncio.Event(), asyncio.Event()
 
     async def slow() -> None:
+        running.set()
         await gate.wait()
 
     async def failing() -> None:
         raise RuntimeError("the embedding model is unavailable")
 
-    job = jobs.start("app-1", "enable", slow)
-    assert job.status == "waiting"
-    await asyncio.sleep(0)
-    assert str(job.status) == "processing"
+    job = await jobs.start(world.app_id, "enable", slow)
+    assert job.status == "waiting" and job.task is not None
+    await running.wait()
+    seen = await jobs.get(world.app_id, "enable", job.id)
+    assert seen is not None and (seen.status, seen.finished_at) == ("processing", None)
     gate.set()
-    assert job.task is not None
     await job.task
-    assert job.status == "completed" and job.error_msg == ""
-    bad = jobs.start("app-1", "disable", failing)
+    done = await jobs.get(world.app_id, "enable", job.id)
+    assert done is not None and (done.status, done.error_msg) == ("completed", "")
+    assert done.finished_at is not None
+    bad = await jobs.start(world.app_id, "disable", failing)
     assert bad.task is not None
     await bad.task
-    assert (bad.status, bad.error_msg) == ("error", "the embedding model is unavailable")
-    assert jobs.get("app-1", "enable", job.id) is job
-    assert jobs.get("app-1", "disable", job.id) is None  # asked under the other action
-    assert jobs.get("app-2", "enable", job.id) is None  # another app's job
+    failed = await jobs.get(world.app_id, "disable", bad.id)
+    assert failed is not None and (failed.status, failed.error_msg) == ("error", "the embedding model is unavailable")
+    assert await jobs.get(world.app_id, "disable", job.id) is None  # asked under the other action
+    assert await jobs.get(world.other_app_id, "enable", job.id) is None  # another app's job
+    assert await jobs.get(world.app_id, "enable", "5b0c6a43-6d1c-4b5e-9b1a-0d2f3e4c5a6b") is None
+
+
+async def test_a_cancelled_job_ends_in_error(world: World) -> None:
+    jobs = AnnotationJobs(world.db)
+    running = asyncio.Event()
+
+    async def endless() -> None:
+        running.set()
+        await asyncio.Event().wait()
+
+    job = await jobs.start(world.app_id, "enable", endless)
+    assert job.task is not None
+    await running.wait()
+    job.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job.task
+    seen = await jobs.get(world.app_id, "enable", job.id)
+    assert seen is not None and (seen.status, seen.error_msg) == ("error", "The job was cancelled.")
+
+
+async def test_jobs_on_one_database_are_seen_by_every_instance(world: World) -> None:
+    """What another server process does: a second AnnotationJobs on the same database reads the status
+    of a job the first runs."""
+    first, second = AnnotationJobs(world.db), AnnotationJobs(world.db)
+    running, gate = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> None:
+        running.set()
+        await gate.wait()
+
+    job = await first.start(world.app_id, "enable", slow)
+    assert job.task is not None
+    await running.wait()
+    seen = await second.get(world.app_id, "enable", job.id)
+    assert seen is not None and seen.status == "processing"
+    gate.set()
+    await job.task
+    seen = await second.get(world.app_id, "enable", job.id)
+    assert seen is not None and seen.status == "completed"
+
+
+async def test_starting_a_job_deletes_finished_jobs_older_than_a_day(world: World) -> None:
+    now = datetime.now(UTC)
+    async with world.db.session() as s:
+        old = AnnotationJobRecord(app_id=world.app_id, action="enable", status="completed",
+                                  created_at=now - timedelta(days=2), finished_at=now - timedelta(hours=25))
+        recent = AnnotationJobRecord(app_id=world.app_id, action="enable", status="error", error_msg="boom",
+                                     created_at=now - timedelta(hours=2), finished_at=now - timedelta(hours=23))
+        stuck = AnnotationJobRecord(app_id=world.app_id, action="disable", status="processing",
+                                    created_at=now - timedelta(days=3))
+        s.add_all([old, recent, stuck])
+    jobs = AnnotationJobs(world.db)
+
+    async def nothing() -> None:
+        return None
+
+    job = await jobs.start(world.app_id, "disable", nothing)
+    assert job.task is not None
+    await job.task
+    assert await jobs.get(world.app_id, "enable", old.id) is None
+    kept = await jobs.get(world.app_id, "enable", recent.id)
+    assert kept is not None and (kept.status, kept.error_msg) == ("error", "boom")
+    unfinished = await jobs.get(world.app_id, "disable", stuck.id)  # its process died: it stays processing
+    assert unfinished is not None and unfinished.status == "processing"
+    assert await _count(world.db, AnnotationJobRecord) == 3
 
 
 def test_questions_are_compared_with_their_whitespace_collapsed() -> None:

@@ -95,3 +95,20 @@ async def service_api(
                     for name, dsl in (apps or {}).items():
                         await api.add_app(name, dsl)
                     yield api
+
+
+@contextlib.asynccontextmanager
+async def another_process(
+    api: ServiceApi, *, base_url: str = "http://treadle.test/v1"
+) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    """A second server application on ``api``'s database, settings and plugins, as another worker
+    process would be: none of the first's API state (caches, throttles, jobs) is shared, only the
+    database (and, for speed, the inline plugins). Its application (lifespan run) and an HTTP client
+    on ``base_url`` of it."""
+    application = create_app(
+        api.settings, admin_token="admin-token-for-tests", supervisor=api.supervisor, database=api.db
+    )
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield application, client

@@ -4,8 +4,9 @@ annotation instead of the model, when the query is close enough to the annotatio
 :class:`AnnotationReply` keeps an app's reply settings and the embeddings of its annotations'
 questions, made with the embedding model the app chose (through the kernel client's
 ``ainvoke_text_embedding``), and finds the best annotation for a query by cosine similarity.
-:class:`AnnotationJobs` runs the enable and disable work in the background, as Dify does, and keeps
-each job's status for the status endpoint. Nothing here speaks HTTP.
+:class:`AnnotationJobs` runs the enable and disable work in the background, as Dify does, and records
+each job's status in the database for the status endpoint (any server process answers it). Nothing
+here speaks HTTP.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..store import Annotation, AnnotationEmbedding, AnnotationSetting, Database
+from ..store import Annotation, AnnotationEmbedding, AnnotationJobRecord, AnnotationSetting, Database, utcnow
 
 __all__ = [
     "AnnotationJob",
@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 JobStatus = Literal["waiting", "processing", "completed", "error"]
 #: How many texts one embedding call carries.
 _BATCH = 32
-#: Finished jobs kept for the status endpoint, and for how long.
-_MAX_JOBS = 1024
-_JOB_TTL = 24 * 3600.0
+_JOB_STATUSES: tuple[JobStatus, ...] = ("waiting", "processing", "completed", "error")
+#: How long a finished job is kept for the status endpoint.
+_JOB_TTL = timedelta(days=1)
 
 
 class EmbeddingClient(Protocol):
@@ -276,62 +276,97 @@ def _best(query: list[float], vectors: list[list[float]]) -> tuple[int | None, f
 
 @dataclass
 class AnnotationJob:
-    """One enable or disable job of an app (API-ANN-REPLY-STATUS)."""
+    """One enable or disable job of an app as last read from its row (API-ANN-REPLY-STATUS).
+
+    ``task`` is the asyncio task running it, set only on the job :meth:`AnnotationJobs.start` returns
+    (the process that started a job is the one that runs it).
+    """
 
     id: str
     app_id: str
     action: str
     status: JobStatus = "waiting"
     error_msg: str = ""
-    finished_at: float | None = None
+    finished_at: datetime | None = None
     task: asyncio.Task[Any] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, row: AnnotationJobRecord) -> AnnotationJob:
+        return cls(
+            id=row.id, app_id=row.app_id, action=row.action, status=_status(row.status),
+            error_msg=row.error_msg or "", finished_at=row.finished_at,
+        )
+
+
+def _status(value: str) -> JobStatus:
+    if value not in _JOB_STATUSES:
+        raise ValueError(f"annotation job status {value!r} is not one of {', '.join(_JOB_STATUSES)}")
+    return value
 
 
 class AnnotationJobs:
-    """The annotation reply jobs of this process, by id; a finished job is kept a day for its status."""
+    """The annotation reply jobs, recorded in the database so that any server process answers a
+    job's status, while each job runs as a task of the process that started it.
 
-    def __init__(self) -> None:
-        self._jobs: dict[str, AnnotationJob] = {}
+    A job's row goes waiting -> processing -> completed or error (with its message). A job whose
+    process died while it ran stays ``processing`` for good: nothing else knows it ended, and a
+    caller polling it sees no progress and may start the action again (enable and disable are safe
+    to repeat). Finished jobs are kept a day for their status; older ones are deleted whenever a job
+    starts.
+    """
 
-    def start(
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def start(
         self, app_id: str, action: str, work: Callable[[], Awaitable[Any]],
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[Any]] | None = None,
     ) -> AnnotationJob:
-        """Run ``work`` as a new job of ``app_id`` (in a task made by ``spawn``, or a plain one)."""
-        self._prune()
-        job = AnnotationJob(id=str(uuid.uuid4()), app_id=app_id, action=action)
-        self._jobs[job.id] = job
+        """Record a new waiting job of ``app_id`` for ``action`` and run ``work`` as it (in a task
+        made by ``spawn``, or a plain one)."""
+        expired = utcnow() - _JOB_TTL
+        async with self._db.session() as session:
+            await session.execute(delete(AnnotationJobRecord).where(
+                AnnotationJobRecord.finished_at.is_not(None), AnnotationJobRecord.finished_at < expired,
+            ))
+            row = AnnotationJobRecord(app_id=app_id, action=action, status="waiting")
+            session.add(row)
+            await session.flush()
+            job = AnnotationJob.of(row)
         coroutine = self._run(job, work)
         job.task = spawn(coroutine) if spawn is not None else asyncio.get_running_loop().create_task(coroutine)
         return job
 
-    def get(self, app_id: str, action: str, job_id: str) -> AnnotationJob | None:
-        """The job, if it is ``app_id``'s and was started for ``action``."""
-        job = self._jobs.get(job_id)
-        if job is None or job.app_id != app_id or job.action != action:
-            return None
-        return job
+    async def get(self, app_id: str, action: str, job_id: str) -> AnnotationJob | None:
+        """The job as recorded, if it is ``app_id``'s and was started for ``action``."""
+        async with self._db.session() as session:
+            row = await session.scalar(select(AnnotationJobRecord).where(
+                AnnotationJobRecord.id == job_id, AnnotationJobRecord.app_id == app_id,
+                AnnotationJobRecord.action == action,
+            ))
+            return None if row is None else AnnotationJob.of(row)
 
     async def _run(self, job: AnnotationJob, work: Callable[[], Awaitable[Any]]) -> None:
-        job.status = "processing"
         try:
+            await self._record(job, status="processing")
             await work()
         except asyncio.CancelledError:
-            job.status, job.error_msg = "error", "The job was cancelled."
+            await self._record(job, status="error", error_msg="The job was cancelled.", finished_at=utcnow())
             raise
         except Exception as exc:  # the job's status carries it; the caller polls for it
             log.warning("annotation reply %s job %s of app %s failed: %s", job.action, job.id, job.app_id, exc)
-            job.status, job.error_msg = "error", str(exc) or type(exc).__name__
+            await self._record(job, status="error", error_msg=str(exc) or type(exc).__name__, finished_at=utcnow())
         else:
-            job.status = "completed"
-        finally:
-            job.finished_at = time.monotonic()
+            await self._record(job, status="completed", finished_at=utcnow())
 
-    def _prune(self) -> None:
-        now = time.monotonic()
-        for job_id in [j.id for j in self._jobs.values()
-                       if j.finished_at is not None and now - j.finished_at > _JOB_TTL]:
-            del self._jobs[job_id]
-        finished = [j for j in self._jobs.values() if j.finished_at is not None]
-        for job in sorted(finished, key=lambda j: j.finished_at or 0.0)[: max(0, len(self._jobs) - _MAX_JOBS)]:
-            del self._jobs[job.id]
+    async def _record(self, job: AnnotationJob, **values: Any) -> None:
+        """Write the job's progress to its row; a failure to write is logged, not raised, so that the
+        work still runs (its row then shows less progress than was made)."""
+        try:
+            async with self._db.session() as session:
+                await session.execute(
+                    update(AnnotationJobRecord).where(AnnotationJobRecord.id == job.id).values(**values)
+                )
+        except Exception as exc:
+            log.warning("could not record %s of annotation reply job %s of app %s: %s",
+                        values.get("status"), job.id, job.app_id, exc)

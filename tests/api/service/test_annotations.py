@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from support.service_api import ServiceApi, service_api
+from support.service_api import ServiceApi, another_process, service_api
 from treadle.store import Annotation, AnnotationEmbedding, AnnotationSetting
 from treadle_fake.embedding import embed
 
@@ -230,3 +230,21 @@ async def test_an_unknown_or_foreign_job_does_not_exist(api: ServiceApi) -> None
         assert response.json() == {"code": "invalid_param", "message": "The job does not exist.", "status": 400}
     mine = await api.client.get(f"/apps/annotation-reply/enable/status/{job_id}", headers=api.auth("desk"))
     assert mine.status_code == 200 and mine.json()["job_status"] == "completed"
+
+
+async def test_a_job_started_through_one_process_is_read_through_another(api: ServiceApi) -> None:
+    """API-ANN-REPLY-STATUS with several worker processes: the status of a job started through one
+    server application is answered by a second one on the same database, and still only for the
+    job's own app and action."""
+    await _create(api, "What are your hours?", "9 to 5.")
+    started = await api.client.post("/apps/annotation-reply/enable", headers=api.auth("desk"), json=ENABLE)
+    assert started.status_code == 200, started.text
+    job_id = started.json()["job_id"]
+    await _settle(api)
+    async with another_process(api) as (_, other):
+        status = await other.get(f"/apps/annotation-reply/enable/status/{job_id}", headers=api.auth("desk"))
+        assert status.status_code == 200, status.text
+        assert status.json() == {"job_id": job_id, "job_status": "completed", "error_msg": ""}
+        foreign = await other.get(f"/apps/annotation-reply/enable/status/{job_id}", headers=api.auth("other"))
+        assert foreign.status_code == 400
+        assert foreign.json() == {"code": "invalid_param", "message": "The job does not exist.", "status": 400}

@@ -95,7 +95,7 @@ async def login(request: Request) -> Response:
     state = console_state(request)
     body = await json_body(request, LoginRequest)
     email = body.email.strip().lower()
-    wait = state.throttle.retry_after(email)
+    wait = await state.throttle.retry_after(email)
     if wait > 0:
         seconds = math.ceil(wait)
         refused = error_response(
@@ -105,11 +105,11 @@ async def login(request: Request) -> Response:
         return refused
     account = await _verify(state, email, body.password)
     if account is None:
-        state.throttle.failed(email)
+        await state.throttle.failed(email)
         raise ApiError(401, "email_or_password_mismatch", _MISMATCH)
     if account.status in ("banned", "closed"):
         raise ApiError(403, "account_banned", f"This account is {account.status}.")
-    state.throttle.succeeded(email)
+    await state.throttle.succeeded(email)
     issued = await _sign_in(state, account, body.password)
     response = respond(_session_body(issued))
     set_session_cookie(response, request, issued, state)

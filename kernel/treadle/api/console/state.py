@@ -36,7 +36,7 @@ class ConsoleState:
             service=service,
             signer=SessionSigner(service.cipher.server_secret()),
             hasher=PasswordHasher(),
-            throttle=LoginThrottle(),
+            throttle=LoginThrottle(service.db),
         )
 
     @property

@@ -3,7 +3,8 @@
 
 Every lookup is scoped by the key's app: another app's annotation is "Annotation not found.", and
 another app's job "The job does not exist.". Enabling and disabling reply run in the background
-(:class:`~treadle.apps.annotations.AnnotationJobs`); the caller polls the job's status.
+(:class:`~treadle.apps.annotations.AnnotationJobs`); the caller polls the job's status, which is
+kept in the database so that whichever server process the poll lands on answers it.
 """
 
 from __future__ import annotations
@@ -32,13 +33,10 @@ JOB_NOT_FOUND = "The job does not exist."
 _ACTIONS = ("enable", "disable")
 
 
-def annotation_jobs(request: Request) -> AnnotationJobs:
-    """The annotation reply jobs of this server, kept on the application's state (made on first use)."""
-    jobs: AnnotationJobs | None = getattr(request.app.state, "annotation_jobs", None)
-    if jobs is None:
-        jobs = AnnotationJobs()
-        request.app.state.annotation_jobs = jobs
-    return jobs
+def annotation_jobs(state: ServiceState) -> AnnotationJobs:
+    """The annotation reply jobs on the server's database: their statuses are rows, so a job started
+    by another process is found too (nothing of them is kept in this process but the running tasks)."""
+    return AnnotationJobs(state.db)
 
 
 def _annotation(row: Annotation) -> dict[str, Any]:
@@ -178,14 +176,14 @@ async def configure_reply(request: Request) -> Response:
         async def work() -> None:
             await reply.disable(app.tenant_id, app.id)
 
-    job = annotation_jobs(request).start(app.id, action, work, spawn=state.run_later)
+    job = await annotation_jobs(state).start(app.id, action, work, spawn=state.run_later)
     return respond({"job_id": job.id, "job_status": "waiting"})
 
 
 async def reply_status(request: Request) -> Response:
-    _, app = await authenticated(request)
+    state, app = await authenticated(request)
     action = _action(request)
-    job = annotation_jobs(request).get(app.id, action, request.path_params["job_id"])
+    job = await annotation_jobs(state).get(app.id, action, request.path_params["job_id"])
     if job is None:
         raise errors.INVALID_PARAM.error(JOB_NOT_FOUND)
     return respond({"job_id": job.id, "job_status": job.status, "error_msg": job.error_msg})
