@@ -44,15 +44,23 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @main.command()
 @click.option("--host", help="Address to listen on (default: [server] host, 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default: [server] port, 5001; 0 for any free port).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Server processes sharing the port (default: [server] workers, 1); more than 1 needs PostgreSQL.",
+)
 @click.pass_obj
-def serve(config: Path | None, host: str | None, port: int | None) -> None:
-    """Run the server: HTTP API, plugin hosts, jobs, on the embedded defaults unless configured."""
-    from .server import ServerError
+def serve(config: Path | None, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the server: HTTP API, plugin hosts, jobs, on the embedded defaults unless configured.
+
+    With several workers this process migrates the database, then runs and supervises that many
+    server processes on one port, each with its own plugin hosts; Ctrl-C or SIGTERM stops them all."""
+    from .server import LOG_FORMAT, ServerError
     from .server import serve as run_server
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
-        run_server(_settings(config), host=host, port=port)
+        run_server(_settings(config), host=host, port=port, workers=workers)
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,28 @@ TREADLE = str(Path(sys.executable).with_name("treadle"))
 
 
 @contextlib.contextmanager
-def running_server(home: Path, log_path: Path, *, within: float = 30.0) -> Iterator[dict[str, Any]]:
-    """Yield the server's ``server.json`` once it answers; everything it printed goes to ``log_path``."""
-    env = {**os.environ, "TREADLE_HOME": str(home)}
-    env.pop("TREADLE_CONFIG", None)
+def server_process(
+    home: Path,
+    log_path: Path,
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    new_session: bool = False,
+    within: float = 30.0,
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
+    """Yield the ``treadle serve`` process and its ``server.json`` once it answers; everything it printed
+    goes to ``log_path``. ``args`` are added to ``serve --port 0``, ``env`` to the environment;
+    ``new_session`` starts it as the leader of its own process group (as a shell starts a job), so a
+    test can signal the group as a terminal's Ctrl-C does. Still running at the end, it gets SIGINT."""
+    full_env = {**os.environ, "TREADLE_HOME": str(home), **(env or {})}
+    if env is None or "TREADLE_CONFIG" not in env:
+        full_env.pop("TREADLE_CONFIG", None)
     server_file = home / "server.json"
+    command = [TREADLE, "serve", "--port", "0", *args]
     with log_path.open("w") as log:
-        proc = subprocess.Popen([TREADLE, "serve", "--port", "0"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=new_session
+        )
         try:
             deadline = time.monotonic() + within
             info: dict[str, Any] | None = None
@@ -40,11 +55,26 @@ def running_server(home: Path, log_path: Path, *, within: float = 30.0) -> Itera
                 time.sleep(0.05)
             if info is None:
                 raise AssertionError(f"the server did not come up: {log_path.read_text()}")
-            yield info
+            yield proc, info
         finally:
-            proc.send_signal(signal.SIGINT)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.contextmanager
+def running_server(
+    home: Path,
+    log_path: Path,
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    within: float = 30.0,
+) -> Iterator[dict[str, Any]]:
+    """Yield the server's ``server.json`` once it answers; everything it printed goes to ``log_path``."""
+    with server_process(home, log_path, args=args, env=env, within=within) as (_proc, info):
+        yield info
