@@ -102,6 +102,8 @@ class RunExecution:
         self._inputs_checked = asyncio.Event()
         #: What the Start node found wrong with the inputs (the request is then answered 400).
         self.input_error: str | None = None
+        #: The lease counting this request against its app's concurrency limit (None: no limit).
+        self._lease: str | None = None
 
     # -- before the run ----------------------------------------------------------------------------
 
@@ -110,17 +112,24 @@ class RunExecution:
         :class:`ApiError` answered before any event is sent."""
         app = self.plan.app
         limit = app.max_active_requests or self.state.max_active_requests
-        if limit and self.state.tasks.active(app.id) >= limit:
-            raise errors.TOO_MANY_REQUESTS.error(
-                f"Too many requests. The app runs at most {limit} requests at once; please try again later."
-            )
-        # The task is counted from here, so requests arriving while this one prepares see it.
+        if limit:
+            # Counted in every server process from here (a lease), so requests arriving while this
+            # one prepares see it; 429 when the app is at its limit.
+            self._lease = await self.state.admit(app.id, limit)
         self.state.tasks.add(ActiveTask(self.task_id, app.id, self.plan.end_user.id))
         try:
             await self._prepare()
         except BaseException:
-            self.state.tasks.remove(self.task_id)
+            await self._leave()
             raise
+
+    async def _leave(self) -> None:
+        """The request is over, however it ended: its task can no longer be stopped, and it no longer
+        counts against its app's limit."""
+        self.state.tasks.remove(self.task_id)
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await self.state.release(lease)
 
     async def _prepare(self) -> None:
         plan, app = self.plan, self.plan.app
@@ -390,8 +399,10 @@ class RunExecution:
                 await self._check_output()
                 await self._speak()
             finally:
-                self._kernel.close()
-                self.state.tasks.remove(self.task_id)
+                try:
+                    self._kernel.close()
+                finally:
+                    await self._leave()
             await self._finish()
         except Exception as exc:  # the store or a bug; the client still hears of it
             log.exception("run %s of app %s failed outside the engine", self.run_id, self.plan.app.id)

@@ -3,26 +3,49 @@ and the authentication of an app key (API-COMMON-AUTH).
 
 An app key selects one app; every lookup a route makes is scoped by that app's id (and, for what end
 users own, by the end user), so a key of one workspace never reaches another workspace's records.
+
+Several server processes (workers, or servers on one PostgreSQL) may serve one database, and a request
+may land on any of them. So what must hold across them goes through the database
+(:mod:`treadle.store.coordination`): a stop asked of a task another process runs is recorded for that
+process to pick up (:class:`TaskRegistry`), and an app's concurrency limit is counted in leases
+(:meth:`ServiceState.admit`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
 import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.requests import Request
 
 from ...apps import App as RunnableApp
 from ...graph.dsl import AppDSL
 from ...runtime import AppManager
-from ...store import DRAFT, App, Database, EndUser, SqlApiKeyRecords, Workflow, get_or_create_end_user
+from ...store import (
+    DRAFT,
+    ActiveRequest,
+    App,
+    Database,
+    EndUser,
+    RunStopRequest,
+    SqlApiKeyRecords,
+    Workflow,
+    get_or_create_end_user,
+    new_id,
+    utcnow,
+)
 from ...tenancy import ApiKeyKind, InvalidApiKey, SecretCipher, authenticate_api_key, bearer_token
 from ...tenancy.api_keys import api_key_digest
 from ..errors import ApiError
@@ -42,6 +65,19 @@ _APP_CACHE_SIZE = 256
 #: within this time; a disabled app within the same).
 _KEY_TTL = 5.0
 _END_USER_CACHE_SIZE = 16384
+#: How often a process with runs under way looks for stops other processes recorded for them (seconds).
+STOP_POLL_INTERVAL = 0.25
+#: How long a stop request no process claimed (its task ended, or was never anyone's) is kept.
+STOP_REQUEST_TTL = timedelta(minutes=10)
+#: How often a process that polls deletes the stop requests older than ``STOP_REQUEST_TTL`` (seconds).
+_STOP_SWEEP_INTERVAL = 60.0
+#: Task ids asked about in one query (databases cap the parameters of a statement).
+_STOP_QUERY_BATCH = 2000
+#: How long a request counts against its app's limit if its process never releases it (Dify's rate
+#: limit keeps a request 10 minutes).
+LEASE_TTL = timedelta(minutes=10)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +149,37 @@ class ActiveTask:
 
 
 class TaskRegistry:
-    """The runs under way in this process, by task id (API-CHAT-STOP, API-COMPL-STOP, API-WF-STOP)."""
+    """The runs under way in this process, by task id (API-CHAT-STOP, API-COMPL-STOP, API-WF-STOP).
+
+    A stop call may reach any server process. A task of this process is stopped at once; a stop of
+    any other task is recorded in ``run_stop_requests`` (:meth:`request_stop`). While this process has
+    tasks under way, one poller looks for the requests naming them every ``STOP_POLL_INTERVAL``, applies
+    them as :meth:`stop` does (a request of another app or end user is ignored) and deletes them. The
+    poller starts with the first task and ends when there are none, so an idle process does not poll;
+    a run shorter than the interval is never looked up at all.
+    """
 
     def __init__(self) -> None:
         self._tasks: dict[str, ActiveTask] = {}
+        self._db: Database | None = None
+        self._spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]] | None = None
+        self._poller: asyncio.Task[Any] | None = None
+        #: Set when the poller should look at once whether it is still needed (no tasks, shut down).
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._swept = 0.0
+
+    def connect(self, db: Database, spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]) -> None:
+        """Share stops with other processes through ``db``; ``spawn`` runs the poller (the server's
+        background work, so shutting down waits for it). Unconnected, the registry is this process's only."""
+        self._db = db
+        self._spawn = spawn
 
     def add(self, task: ActiveTask) -> None:
         self._tasks[task.task_id] = task
+        if self._poller is None and self._db is not None and self._spawn is not None and not self._closed:
+            self._wake.clear()
+            self._poller = self._spawn(self._poll())
 
     def attach(self, task_id: str, run: WorkflowRun) -> None:
         """The engine run of ``task_id`` has started; a stop asked for before now applies at once."""
@@ -132,13 +192,15 @@ class TaskRegistry:
 
     def remove(self, task_id: str) -> None:
         self._tasks.pop(task_id, None)
+        if not self._tasks:
+            self._wake.set()
 
     def active(self, app_id: str) -> int:
-        """How many of the app's requests are under way."""
+        """How many of the app's requests are under way in this process."""
         return sum(1 for task in self._tasks.values() if task.app_id == app_id)
 
     def stop(self, task_id: str, *, app_id: str, end_user_id: str) -> bool:
-        """Stop the task if it is this app's and this end user's; whether one was stopped.
+        """Stop the task of this process if it is this app's and this end user's; whether one was stopped.
 
         Another app's or another user's task is left alone and answered like an unknown one, so a
         stop call tells nothing about tasks that are not the caller's.
@@ -151,12 +213,81 @@ class TaskRegistry:
             task.run.stop("stopped by the user")
         return True
 
+    async def request_stop(self, task_id: str, *, app_id: str, end_user_id: str) -> None:
+        """Stop the task wherever it runs: at once if it is this process's (no database), else by a
+        stop request the process running it picks up. Nothing is said of whether the task exists or
+        is the caller's; a second request for a task before the first is picked up is dropped."""
+        if task_id in self._tasks:
+            self.stop(task_id, app_id=app_id, end_user_id=end_user_id)
+            return
+        if self._db is None or not _is_task_id(task_id):
+            return  # no other process to tell, or no task of any process has such an id
+        insert = pg_insert if self._db.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(RunStopRequest)
+            .values(task_id=task_id, app_id=app_id, end_user_id=end_user_id, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=[RunStopRequest.task_id])
+        )
+        async with self._db.session() as session:
+            await session.execute(statement)
+
     def stop_all(self, reason: str) -> None:
-        """Stop every task (the server is shutting down)."""
+        """Stop every task (the server is shutting down); no more stop requests are looked for."""
+        self._closed = True
+        self._wake.set()
         for task in self._tasks.values():
             task.stop_requested = True
             if task.run is not None:
                 task.run.stop(reason)
+
+    async def _poll(self) -> None:
+        """Apply the stop requests naming this process's tasks, every ``STOP_POLL_INTERVAL`` while
+        there are any; a database error is logged and the next round tries again."""
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(STOP_POLL_INTERVAL):
+                        await self._wake.wait()
+                if not self._tasks or self._closed:
+                    return
+                self._wake.clear()
+                try:
+                    await self.check_stop_requests()
+                except Exception:
+                    log.warning(
+                        "looking up stop requests for %d runs failed; trying again", len(self._tasks), exc_info=True
+                    )
+        finally:
+            self._poller = None
+
+    async def check_stop_requests(self) -> None:
+        """Apply now the stop requests naming this process's tasks (the poller does this every
+        ``STOP_POLL_INTERVAL``): each is deleted, then its task stopped if the request is its app's
+        and its end user's, ignored otherwise (it was answered all the same). Once a minute the
+        requests older than ``STOP_REQUEST_TTL``, which no process claimed, are deleted too."""
+        if self._db is None or not self._tasks:
+            return
+        ids = list(self._tasks)
+        sweep = time.monotonic() - self._swept >= _STOP_SWEEP_INTERVAL
+        found: list[RunStopRequest] = []
+        async with self._db.session() as session:
+            for start in range(0, len(ids), _STOP_QUERY_BATCH):
+                batch = ids[start : start + _STOP_QUERY_BATCH]
+                found.extend(await session.scalars(select(RunStopRequest).where(RunStopRequest.task_id.in_(batch))))
+            if found:
+                handled = [asked.task_id for asked in found]
+                await session.execute(delete(RunStopRequest).where(RunStopRequest.task_id.in_(handled)))
+            if sweep:
+                cutoff = utcnow() - STOP_REQUEST_TTL
+                await session.execute(delete(RunStopRequest).where(RunStopRequest.created_at < cutoff))
+        if sweep:
+            self._swept = time.monotonic()
+        # Applied once they are gone, so a request is never applied twice nor left behind once applied.
+        for asked in found:
+            self.stop(asked.task_id, app_id=asked.app_id, end_user_id=asked.end_user_id or "")
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._tasks
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -164,6 +295,17 @@ class TaskRegistry:
     def __iter__(self) -> Iterator[str]:
         """The ids of the tasks under way."""
         return iter(list(self._tasks))
+
+
+def _is_task_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a task id (a UUID as 36 characters)."""
+    if len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -199,6 +341,7 @@ class ServiceState:
 
     def __post_init__(self) -> None:
         self._records = SqlApiKeyRecords(self.db)
+        self.tasks.connect(self.db, self.run_later)
 
     def run_later(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``work`` in the background, kept until it ends (the server waits for it on shutdown)."""
@@ -206,6 +349,49 @@ class ServiceState:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
         return task
+
+    # -- the concurrency limit ---------------------------------------------------------------------
+
+    async def admit(self, app_id: str, limit: int) -> str:
+        """Count a request of ``app_id`` against its limit of ``limit`` at once, in every process:
+        the id of the lease it holds until :meth:`release`, or 429 ``too_many_requests`` when the app
+        has ``limit`` requests under way (APP_MAX_ACTIVE_REQUESTS).
+
+        One transaction per admission, serialized per app: on PostgreSQL by locking the app's row; on
+        SQLite by the first statement being a write (deleting the app's expired leases), which takes the
+        database's one write lock before anything is counted. A lease its process never released (the
+        process died) stops counting at its ``expires_at``.
+        """
+        now = utcnow()
+        async with self.db.session() as session:
+            if self.db.dialect == "postgresql":
+                # FOR NO KEY UPDATE: admissions of the app wait for each other, while the inserts whose
+                # foreign keys name the app (messages, runs) do not wait for them.
+                await session.execute(select(App.id).where(App.id == app_id).with_for_update(key_share=True))
+            await session.execute(
+                delete(ActiveRequest).where(ActiveRequest.app_id == app_id, ActiveRequest.expires_at <= now)
+            )
+            under_way = await session.scalar(
+                select(func.count()).select_from(ActiveRequest).where(ActiveRequest.app_id == app_id)
+            )
+            refused = (under_way or 0) >= limit
+            if not refused:
+                lease = ActiveRequest(id=new_id(), app_id=app_id, expires_at=now + LEASE_TTL)
+                session.add(lease)
+        if refused:
+            raise errors.TOO_MANY_REQUESTS.error(
+                f"Too many requests. The app runs at most {limit} requests at once; please try again later."
+            )
+        return lease.id
+
+    async def release(self, lease_id: str) -> None:
+        """The request holding lease ``lease_id`` has ended: it no longer counts against its app's
+        limit. A database error is logged; the lease then counts until it expires."""
+        try:
+            async with self.db.session() as session:
+                await session.execute(delete(ActiveRequest).where(ActiveRequest.id == lease_id))
+        except Exception:
+            log.warning("releasing active request lease %s failed; it counts until it expires", lease_id, exc_info=True)
 
     # -- authentication ----------------------------------------------------------------------------
 

@@ -155,7 +155,9 @@ async def _stop(request: Request, *, modes: tuple[str, ...], wrong: errors.Servi
         raise wrong.error()
     body = await json_body(request, StopRequest)
     end_user = await state.end_user(app, body.user)
-    state.tasks.stop(request.path_params["task_id"], app_id=app.id, end_user_id=end_user.id)
+    # The task may run in another server process: it is stopped there (the answer is the same
+    # whether or not there was such a task of this user's to stop).
+    await state.tasks.request_stop(request.path_params["task_id"], app_id=app.id, end_user_id=end_user.id)
     return respond({"result": "success"})
 
 
