@@ -17,6 +17,10 @@ each sending requests one after the other. Measured at 1, 10 and 100 concurrent 
 - ``chat SSE``: streaming ``POST /chat-messages`` of a chat app on the fake model (``fake:echo``):
   time to the first event and to the end of the stream (p50/p95/p99), streams per second.
 
+The server runs ``[server] workers`` processes: by default as many as the machine has CPUs on
+PostgreSQL, one on SQLite (which takes one writer at a time; the server refuses several workers on it);
+``--workers N`` sets it for PostgreSQL.
+
 The baseline is ``GET /health`` on the same server at the same concurrency: the cost of HTTP alone
 (client, uvicorn, routing), so the ratio says what a run adds on top.
 
@@ -167,12 +171,13 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def running_server(backend: str, keep_log: Path | None, profile: Path | None,
-                         extra_env: dict[str, str]) -> AsyncIterator[Server]:
+                         extra_env: dict[str, str], workers: int = 1) -> AsyncIterator[Server]:
     """A server on ``backend`` with the apps set up, stopped (and its data removed) afterwards."""
     async with contextlib.AsyncExitStack() as stack:
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="treadle-bench-api-")))
         env = {key: value for key, value in os.environ.items() if not key.startswith("TREADLE_")}
         env["TREADLE_HOME"] = str(home)
+        env["TREADLE_SERVER__WORKERS"] = str(workers)
         env.update(extra_env)
         if backend == "postgres":
             env["TREADLE_DATABASE__URL"] = await stack.enter_async_context(postgres_database())
@@ -402,9 +407,10 @@ async def measure(url: str, request: Request, concurrency: int, total: int, warm
 
 
 async def measure_backend(backend: str, scenarios: list[str], levels: list[int], requests: int, warmup: int,
-                          keep_log: Path | None, profile: Path | None, extra_env: dict[str, str]) -> dict[str, Any]:
+                          keep_log: Path | None, profile: Path | None, extra_env: dict[str, str],
+                          workers: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    async with running_server(backend, keep_log, profile, extra_env) as server:
+    async with running_server(backend, keep_log, profile, extra_env, workers) as server:
         for name in scenarios:
             request = scenario(server, name)
             results[name] = {}
@@ -436,7 +442,8 @@ def targets(results: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def print_report(report: dict[str, Any]) -> None:
     setup = report["setup"]
-    print(f"Service API benchmark: Python {setup['python']} on {setup['cpus']} CPUs; "
+    workers = ", ".join(f"{backend} {count}" for backend, count in setup["workers"].items())
+    print(f"Service API benchmark: Python {setup['python']} on {setup['cpus']} CPUs; server workers: {workers}; "
           f"{setup['warmup']} warm-up rounds per client, then at least {setup['requests']} requests per level")
     print("'first' is the response (blocking) or the first SSE event; 'end' the whole response")
     print()
@@ -468,6 +475,8 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated: health, workflow, chat")
     parser.add_argument("--keep-log", type=Path, help="copy each server's log here (NAME-BACKEND.log)")
     parser.add_argument("--profile", type=Path, help="run each server under cProfile, writing NAME-BACKEND.prof")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="server worker processes on PostgreSQL (default: the CPUs; SQLite: always 1)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="set this in the server's environment (e.g. TREADLE_SERVER__LOOP_SPIN_US=0); repeatable")
     args = parser.parse_args()
@@ -485,13 +494,16 @@ def main() -> None:
 
     async def run_all() -> dict[str, Any]:
         return {backend: await measure_backend(backend, scenarios, levels, args.requests, args.warmup,
-                                               args.keep_log, args.profile, extra_env)
+                                               args.keep_log, args.profile, extra_env, workers[backend])
                 for backend in backends}
+
+    # cProfile sees one process: a profiled server runs one worker.
+    workers = {backend: 1 if backend == "sqlite" or args.profile else args.workers for backend in backends}
 
     results = asyncio.run(run_all())
     report = {
         "setup": {"python": platform.python_version(), "cpus": os.cpu_count(), "warmup": args.warmup,
-                  "requests": args.requests, "levels": levels},
+                  "requests": args.requests, "levels": levels, "workers": workers},
         "results": results,
         "targets": list(targets(results)),
     }
