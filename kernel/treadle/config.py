@@ -39,6 +39,9 @@ class ServerSettings(_Section):
     #: Requests one app may run at once through the Service API unless the app sets its own limit;
     #: more get 429 too_many_requests. 0: no limit (APP_MAX_ACTIVE_REQUESTS).
     app_max_active_requests: int = Field(default=0, ge=0)
+    #: Log every request (uvicorn's access log, on stderr). Off by default, as in gunicorn: under load
+    #: the log line costs ~4 % of the server's CPU (bench/api.py), and the run logs keep every run.
+    access_log: bool = False
     #: Server processes sharing the listening socket; more than 1 needs PostgreSQL (``[database] url``).
     #: Each worker runs the whole application, its own plugin hosts included.
     workers: int = Field(default=1, ge=1)

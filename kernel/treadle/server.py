@@ -141,7 +141,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
             sock.close()
         return
     app = create_app(settings, admin_token=admin_token)
-    config = uvicorn.Config(app, loop="none", lifespan="on", log_level="info")
+    config = uvicorn.Config(app, loop="none", lifespan="on", log_level="info", access_log=settings.server.access_log)
     server = uvicorn.Server(config)
 
     async def run() -> None:
@@ -191,7 +191,7 @@ def _worker_main(settings: Settings, sock: socket.socket, admin_token: str, inde
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     app = create_app(settings, admin_token=admin_token)
-    config = uvicorn.Config(app, loop="none", lifespan="on", log_level="info")
+    config = uvicorn.Config(app, loop="none", lifespan="on", log_level="info", access_log=settings.server.access_log)
     server = _WorkerServer(config, ready)
 
     async def run() -> None:
