@@ -34,6 +34,7 @@ from treadle_sdk.spin import new_spinning_loop
 from . import __version__
 from .api import create_app
 from .config import Settings
+from .http_protocol import CoalescingHttpToolsProtocol
 from .runtime import prepare_database
 
 __all__ = ["LOG_FORMAT", "SERVER_FILE", "ServerError", "read_server_file", "serve"]
@@ -79,6 +80,14 @@ def _write_server_file(path: Path, info: dict[str, Any]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
         json.dump(info, file)
+
+
+def _uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """How uvicorn runs ``app``: on the event loop we make, with our HTTP protocol (see http_protocol)."""
+    return uvicorn.Config(
+        app, loop="none", lifespan="on", log_level="info", access_log=settings.server.access_log,
+        http=CoalescingHttpToolsProtocol,
+    )
 
 
 def _tune_garbage_collector() -> None:
@@ -141,7 +150,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
             sock.close()
         return
     app = create_app(settings, admin_token=admin_token)
-    config = uvicorn.Config(app, loop="none", lifespan="on", log_level="info", access_log=settings.server.access_log)
+    config = _uvicorn_config(app, settings)
     server = uvicorn.Server(config)
 
     async def run() -> None:
@@ -191,7 +200,7 @@ def _worker_main(settings: Settings, sock: socket.socket, admin_token: str, inde
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     app = create_app(settings, admin_token=admin_token)
-    config = uvicorn.Config(app, loop="none", lifespan="on", log_level="info", access_log=settings.server.access_log)
+    config = _uvicorn_config(app, settings)
     server = _WorkerServer(config, ready)
 
     async def run() -> None:
