@@ -237,12 +237,12 @@ async def _run_app(settings: Settings, path: Path, inputs: dict[str, Any], query
 def run(config: Path | None, app_file: Path, inputs: tuple[str, ...], inputs_json: str | None, query: str | None,
         as_json: bool, stream: bool, models: str | None) -> None:
     """Run a Dify DSL file on the embedded defaults; exit 0 only if the run succeeded."""
-    from treadle_sdk.spin import new_spinning_loop
+    from .server import kernel_loop
 
     settings = _settings(config)
     values = _parse_inputs(inputs, inputs_json)
     mode = ("json" if as_json else "text") if stream else None
-    with asyncio.Runner(loop_factory=lambda: new_spinning_loop(settings.server.loop_spin_us)) as runner:
+    with asyncio.Runner(loop_factory=lambda: kernel_loop(settings)) as runner:
         body = runner.run(_run_app(settings, app_file, values, query, mode, models))
     if as_json:
         click.echo(json.dumps(body, ensure_ascii=False, default=str))

@@ -33,8 +33,9 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=5001, ge=0, le=65535)
-    #: After activity, the server's event loop polls this long (microseconds) before it sleeps, so
-    #: answers from plugin hosts find it awake (see treadle_sdk.spin); 0 turns it off.
+    #: After activity, while a call to a plugin host waits for its answer, the server's event loop
+    #: polls this long (microseconds) before it sleeps, so the answer finds it awake (see
+    #: treadle_sdk.spin); 0 turns it off.
     loop_spin_us: float = Field(default=200.0, ge=0)
     #: Requests one app may run at once through the Service API unless the app sets its own limit;
     #: more get 429 too_many_requests. 0: no limit (APP_MAX_ACTIVE_REQUESTS).

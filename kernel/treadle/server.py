@@ -29,6 +29,7 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy.engine import make_url
+from treadle_sdk.protocol.connection import awaiting_answers
 from treadle_sdk.spin import new_spinning_loop
 
 from . import __version__
@@ -37,7 +38,7 @@ from .config import Settings
 from .http_protocol import CoalescingHttpToolsProtocol
 from .runtime import prepare_database
 
-__all__ = ["LOG_FORMAT", "SERVER_FILE", "ServerError", "read_server_file", "serve"]
+__all__ = ["LOG_FORMAT", "SERVER_FILE", "ServerError", "kernel_loop", "read_server_file", "serve"]
 
 log = logging.getLogger("treadle")
 
@@ -80,6 +81,13 @@ def _write_server_file(path: Path, info: dict[str, Any]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
         json.dump(info, file)
+
+
+def kernel_loop(settings: Settings) -> asyncio.AbstractEventLoop:
+    """The event loop the kernel runs on: it spins briefly before sleeping while a plugin call waits
+    for its answer (``[server] loop_spin_us``, see treadle_sdk.spin)."""
+    loop: asyncio.AbstractEventLoop = new_spinning_loop(settings.server.loop_spin_us, awaiting_answers)
+    return loop
 
 
 def _uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
@@ -164,7 +172,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         finally:
             server_file.unlink(missing_ok=True)
 
-    with asyncio.Runner(loop_factory=lambda: new_spinning_loop(settings.server.loop_spin_us)) as runner:
+    with asyncio.Runner(loop_factory=lambda: kernel_loop(settings)) as runner:
         runner.run(run())
 
 
@@ -209,7 +217,7 @@ def _worker_main(settings: Settings, sock: socket.socket, admin_token: str, inde
         _stop_when_parent_dies(server)
         await server.serve(sockets=[sock])
 
-    with asyncio.Runner(loop_factory=lambda: new_spinning_loop(settings.server.loop_spin_us)) as runner:
+    with asyncio.Runner(loop_factory=lambda: kernel_loop(settings)) as runner:
         runner.run(run())
     if not server.started:
         raise SystemExit(3)  # uvicorn's STARTUP_FAILURE: the application's start-up failed (logged above)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from treadle_sdk.errors import ErrorCode, PluginCancelled, PluginProtocolError, PluginUnavailable
 from treadle_sdk.protocol import MAX_FRAME_BYTES, CallStream, Connection, error_from_frame, pb
+from treadle_sdk.protocol.connection import awaiting_answers
 
 MiB = 1024 * 1024
 
@@ -306,3 +307,24 @@ async def test_oversize_frame_header_closes_the_connection() -> None:
         assert (frame.call_id, frame.call.invoke.kind) == (stream.call_id, "hold")
     finally:
         theirs.close()
+
+
+async def test_awaiting_answers_says_whether_a_call_of_this_process_waits(connect: Connect) -> None:
+    """What the kernel's event loop asks before it spins (treadle_sdk.spin): true from a call's
+    opening until its end arrives, or it is closed, or the connection is lost."""
+    link = await connect()
+    assert not awaiting_answers()
+    stream = link.kernel.open(invoke("echo", b"x"))
+    assert awaiting_answers()
+    await read_all(stream)
+    assert not awaiting_answers()
+    held = link.kernel.open(invoke("hold", b""))
+    await held.next()  # its one chunk; the call goes on
+    assert awaiting_answers()
+    held.close("done")
+    assert not awaiting_answers()
+    lost = link.kernel.open(invoke("hold", b""))
+    await lost.next()
+    link.host.close()
+    await link.kernel.closed_event.wait()
+    assert not awaiting_answers()

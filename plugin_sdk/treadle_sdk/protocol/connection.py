@@ -11,18 +11,28 @@ import asyncio
 import collections
 import contextlib
 import json
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from ..errors import PluginError, PluginProtocolError, PluginUnavailable, error_for_code
 from . import treadle_plugin_v1_pb2 as pb
 
-__all__ = ["MAX_FRAME_BYTES", "CallStream", "Connection", "error_frame_body", "error_from_frame"]
+__all__ = [
+    "MAX_FRAME_BYTES", "CallStream", "Connection", "awaiting_answers", "error_frame_body", "error_from_frame",
+]
 
 #: Largest frame either end accepts (64 MiB); a bigger one is a protocol error and closes the socket.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 _HEADER = 4
 _INITIAL_BUFFER = 256 * 1024
+#: Every open connection of this process (for :func:`awaiting_answers`).
+_CONNECTIONS: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
+def awaiting_answers() -> bool:
+    """Whether a call this process opened, on any connection, still waits for (more of) its answer."""
+    return any(connection._calls for connection in _CONNECTIONS)
 
 
 def error_frame_body(exc: PluginError) -> pb.Error:
@@ -122,6 +132,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are duck-typed
+        _CONNECTIONS.add(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self._end == len(self._buf):
@@ -177,6 +188,7 @@ class Connection(asyncio.BufferedProtocol):
         if self.closed:
             return
         self.closed = True
+        _CONNECTIONS.discard(self)
         reason = PluginUnavailable(
             f"the connection to {self.peer or 'the peer'} closed" + (f": {exc}" if exc else "")
         )
