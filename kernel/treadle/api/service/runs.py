@@ -500,13 +500,19 @@ class RunExecution:
         }
         if self.plan.app.mode == "advanced-chat":
             values["workflow_run_id"] = self.run_id
+        # Plain UPDATEs: the session holds no objects of these rows to bring up to date (the ORM's
+        # default would look for them, which cost more than the statements).
+        plain = {"synchronize_session": False}
         async with self.state.db.session() as session:
-            await session.execute(update(Message).where(Message.id == self.message_id).values(**values))
+            await session.execute(
+                update(Message).where(Message.id == self.message_id).values(**values), execution_options=plain
+            )
             if self.conversation_id:
                 await session.execute(
                     update(Conversation)
                     .where(Conversation.id == self.conversation_id)
-                    .values(dialogue_count=Conversation.dialogue_count + 1, updated_at=utcnow())
+                    .values(dialogue_count=Conversation.dialogue_count + 1, updated_at=utcnow()),
+                    execution_options=plain,
                 )
                 await self._save_conversation_variables(session)
         if self._new_conversation and self.plan.auto_generate_name and self.plan.query:
