@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from treadle.config import Settings
 from treadle.plugins import GroupPlan, PluginSpec, PluginSupervisor
-from treadle_sdk.spin import new_spinning_loop
+from treadle.server import kernel_loop
 
 PLUGIN = "noop_plugin"
 
@@ -80,7 +80,7 @@ def main() -> None:
         if args.spin_us is not None:
             settings.server.loop_spin_us = settings.plugins.host_spin_us = args.spin_us
         # The event loop the server runs on (treadle.server), so the figures are the server's.
-        with asyncio.Runner(loop_factory=lambda: new_spinning_loop(settings.server.loop_spin_us)) as runner:
+        with asyncio.Runner(loop_factory=lambda: kernel_loop(settings)) as runner:
             results = runner.run(run(settings, args.calls, args.warmup))
     ratios = {
         kind: results[f"process/{kind}"]["p50_us"] / results[f"inline/{kind}"]["p50_us"]
