@@ -7,7 +7,14 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from treadle.knowledge import ChunkingError, clean_text, split_general
+from treadle.knowledge import (
+    FULL_DOC_MAX_LENGTH,
+    ChunkingError,
+    ParentChunk,
+    clean_text,
+    split_general,
+    split_parent_child,
+)
 
 
 def test_the_delimiter_is_removed_and_pieces_that_fit_are_chunks_as_they_are() -> None:
@@ -89,3 +96,25 @@ def test_cleaning_removes_urls_and_emails_but_keeps_markdown_images() -> None:
     )
     assert clean_text(text, remove_urls_emails=True) == "write to  or see  and  ![chart](https://img.example/c.png)"
     assert clean_text(text) == text
+
+
+def test_paragraph_parents_hold_their_lines_as_children() -> None:
+    """KB-CHUNK-PARENT-CHILD: the search matches children and returns the whole parent."""
+    text = "Para one line a.\nline b.\n\nPara two.\nIts second line is longer than the limit here."
+    assert split_parent_child(text, child_max_length=20) == [
+        ParentChunk("Para one line a.\nline b.", ("Para one line a.", "line b.")),
+        ParentChunk(
+            "Para two.\nIts second line is longer than the limit here.",
+            ("Para two.", "Its second line is", "longer than the", "limit here."),
+        ),
+    ]
+
+
+def test_full_doc_makes_one_parent_cut_at_its_limit() -> None:
+    text = "\n".join(f"line {i}" for i in range(20_000))
+    (parent,) = split_parent_child(text, parent_mode="full-doc", child_max_length=100)
+    assert len(parent.content) <= FULL_DOC_MAX_LENGTH and text.startswith(parent.content)
+    assert parent.children[0] == "line 0" and all(len(child) <= 100 for child in parent.children)
+    assert split_parent_child("  \n ", parent_mode="full-doc") == []
+    with pytest.raises(ChunkingError, match="parent_mode must be 'paragraph' or 'full-doc', got 'pages'"):
+        split_parent_child(text, parent_mode="pages")  # type: ignore[arg-type]

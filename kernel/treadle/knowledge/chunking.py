@@ -1,5 +1,6 @@
-"""General chunking (KB-CHUNK-GENERAL): a document's text into chunks of at most ``max_length``
-characters.
+"""Chunking: general (KB-CHUNK-GENERAL) and parent-child (KB-CHUNK-PARENT-CHILD, :func:`split_parent_child`).
+
+General chunking makes a document's text into chunks of at most ``max_length`` characters.
 
 The text is split on the delimiter first, and the delimiter is removed ("CBACD" split on "A" gives
 "CB" and "CD"). A piece that fits is a chunk as it is: pieces are not merged. A piece over the
@@ -17,19 +18,63 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["DEFAULT_DELIMITER", "DEFAULT_MAX_LENGTH", "DEFAULT_OVERLAP", "ChunkingError", "split_general"]
+__all__ = [
+    "DEFAULT_DELIMITER",
+    "DEFAULT_MAX_LENGTH",
+    "DEFAULT_OVERLAP",
+    "FULL_DOC_MAX_LENGTH",
+    "ChunkingError",
+    "ParentChunk",
+    "split_general",
+    "split_parent_child",
+]
 
 DEFAULT_DELIMITER = "\n\n"
 DEFAULT_MAX_LENGTH = 1024
 DEFAULT_OVERLAP = 50
 #: Where a piece over the limit is split next, in order; "" is between characters.
 _FALLBACKS: tuple[str, ...] = ("\n\n", "\n", "。", ". ", " ", "")
+#: Full Doc keeps the first 10,000 tokens of a document as its one parent (KB-CHUNK-PARENT-CHILD). The
+#: kernel has no tokenizer, so the limit is in characters: 40,000, about 10,000 tokens of English.
+FULL_DOC_MAX_LENGTH = 40_000
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\r": "\r"}
 
 
 class ChunkingError(ValueError):
     """A chunking rule that cannot be applied; the message names the setting and its value."""
+
+
+@dataclass(frozen=True)
+class ParentChunk:
+    """A parent chunk (what retrieval returns) and its child chunks (what the search matches)."""
+
+    content: str
+    children: tuple[str, ...]
+
+
+def split_parent_child(
+    text: str, *, parent_mode: Literal["paragraph", "full-doc"] = "paragraph", parent_delimiter: str = "\n\n",
+    parent_max_length: int = 1024, child_delimiter: str = "\n", child_max_length: int = 512,
+) -> list[ParentChunk]:  # fmt: skip
+    """Parent-child chunking (KB-CHUNK-PARENT-CHILD): parents by ``parent_mode``, each split into
+    children by the child rule. ``paragraph`` parents are general chunks of their own delimiter and
+    length (no overlap); ``full-doc`` makes the whole text one parent, cut at
+    :data:`FULL_DOC_MAX_LENGTH`. Children have no overlap either."""
+    if parent_mode == "paragraph":
+        parents = split_general(text, delimiter=parent_delimiter, max_length=parent_max_length, overlap=0)
+    elif parent_mode == "full-doc":
+        whole = text.strip()[:FULL_DOC_MAX_LENGTH].strip()
+        parents = [whole] if whole else []
+    else:
+        raise ChunkingError(f"parent_mode must be 'paragraph' or 'full-doc', got {parent_mode!r}")
+    return [
+        ParentChunk(parent, tuple(split_general(parent, delimiter=child_delimiter, max_length=child_max_length,
+                                                overlap=0)))
+        for parent in parents
+    ]  # fmt: skip
 
 
 def split_general(
