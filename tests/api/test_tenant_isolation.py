@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.routing import Mount, Route
-from support.service_api import ServiceApi, service_api
+from support.service_api import ServiceApi, open_stream, service_api
 from treadle.store import Tenant
 
 CHAT = """\
@@ -273,20 +273,15 @@ async def test_workspace_b_lists_none_of_workspace_a(world: World) -> None:
 
 async def test_a_stop_with_another_workspaces_task_id_stops_nothing(world: World) -> None:
     c = world.api.client
-    running = asyncio.create_task(c.post("/chat-messages", headers=world.a("chat"), json={
-        "inputs": {}, "query": "go", "user": "x", "response_mode": "streaming"}))
-    for _ in range(300):
-        if list(world.api.state.tasks):
-            break
-        await asyncio.sleep(0.01)
+    running = await open_stream(
+        world.api, world.api.app, "/chat-messages", "a-chat", {"inputs": {}, "query": "go", "user": "x"}
+    )
     (task_id,) = list(world.api.state.tasks)
     for kind, path in (("chat", "/chat-messages/{}/stop"), ("completion", "/completion-messages/{}/stop"),
                        ("workflow", "/workflows/tasks/{}/stop")):
         stop = await c.post(path.format(task_id), headers=world.b(kind), json={"user": "x"})
         assert stop.status_code == 200
-    response = await running
-    answer = "".join(json.loads(line[6:]).get("answer", "") for line in response.text.split("\n\n")
-                     if line.startswith("data: ") and '"event":"message"' in line)
+    answer = "".join(e["answer"] for e in await running.rest() if e["event"] == "message")
     assert answer == "alpha beta gamma delta"  # ran to its end
 
 

@@ -4,7 +4,9 @@ DSL text and published, an app key each, and an HTTP client on ``/v1`` of the re
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,3 +114,70 @@ async def another_process(
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield application, client
+
+
+class EventStream:
+    """A streaming request made to an ASGI application, its SSE events read as they come."""
+
+    def __init__(self, app: Starlette, path: str, headers: dict[str, str], body: dict[str, Any]) -> None:
+        self.status = 0
+        self._messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._buffer = b""
+        self._ended = False
+        self._sent = False
+        self._gone = asyncio.Event()
+        self._body = json.dumps(body).encode()
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": f"/v1{path}", "raw_path": f"/v1{path}".encode(), "root_path": "",
+            "query_string": b"", "server": ("treadle.test", 80), "client": ("127.0.0.1", 40000),
+            "headers": [
+                (b"host", b"treadle.test"), (b"content-type", b"application/json"),
+                *((name.lower().encode(), value.encode()) for name, value in headers.items()),
+            ],
+        }  # fmt: skip
+        self._app = asyncio.get_running_loop().create_task(app(scope, self._receive, self._messages.put))
+
+    async def _receive(self) -> dict[str, Any]:
+        if not self._sent:
+            self._sent = True
+            return {"type": "http.request", "body": self._body, "more_body": False}
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def started(self) -> int:
+        """The response's status, once the application answers."""
+        message = await asyncio.wait_for(self._messages.get(), 30)
+        assert message["type"] == "http.response.start", message
+        self.status = message["status"]
+        return self.status
+
+    async def next_event(self) -> dict[str, Any] | None:
+        """The next event of the stream (pings skipped); None once it has ended."""
+        while True:
+            frame, separator, rest = self._buffer.partition(b"\n\n")
+            if separator:
+                self._buffer = rest
+                if frame.startswith(b"data: "):
+                    event: dict[str, Any] = json.loads(frame[len(b"data: ") :])
+                    return event
+                continue
+            if self._ended:
+                return None
+            message = await asyncio.wait_for(self._messages.get(), 30)
+            self._buffer += message.get("body", b"")
+            self._ended = not message.get("more_body", False)
+
+    async def rest(self) -> list[dict[str, Any]]:
+        """The events up to the end of the stream."""
+        events = []
+        while (event := await self.next_event()) is not None:
+            events.append(event)
+        await asyncio.wait_for(self._app, 30)
+        return events
+
+
+async def open_stream(api: ServiceApi, app: Starlette, path: str, name: str, body: dict[str, Any]) -> EventStream:
+    stream = EventStream(app, path, api.auth(name), {**body, "response_mode": "streaming"})
+    assert await stream.started() == 200
+    return stream

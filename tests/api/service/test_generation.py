@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from support.dsl import SHOUT_WORKFLOW, TERSE_CHAT, WRITER_COMPLETION
-from support.service_api import ServiceApi, service_api
+from support.service_api import ServiceApi, open_stream, service_api
 from treadle.api.service.runs import RunExecution
 from treadle.graph import WorkflowRun as EngineRun
 from treadle.store import Conversation, Message, NodeExecution, RunRecorder, Tenant, WorkflowRun
@@ -394,21 +394,16 @@ model_config:
 async def test_stopping_a_streaming_run(api: ServiceApi) -> None:
     """API-CHAT-STOP: only the user who started a task stops it; the answer so far is kept."""
     await api.add_app("slow", SLOW_CHAT)
-    request = asyncio.create_task(api.client.post("/chat-messages", headers=api.auth("slow"), json={
-        "inputs": {}, "query": "count", "user": "ann", "response_mode": "streaming"}))
-    for _ in range(200):
-        if list(api.state.tasks):
-            break
-        await asyncio.sleep(0.01)
-    (task_id,) = list(api.state.tasks)
+    stream = await open_stream(api, api.app, "/chat-messages", "slow", {"inputs": {}, "query": "count", "user": "ann"})
+    first = await stream.next_event()  # a piece of the answer is out
+    assert first is not None and first["event"] == "message"
+    task_id = first["task_id"]
     other = await api.client.post(f"/chat-messages/{task_id}/stop", headers=api.auth("slow"), json={"user": "bob"})
     assert other.json() == {"result": "success"}
     assert list(api.state.tasks) == [task_id]  # still running: bob did not start it
-    await asyncio.sleep(0.4)
     mine = await api.client.post(f"/chat-messages/{task_id}/stop", headers=api.auth("slow"), json={"user": "ann"})
     assert mine.json() == {"result": "success"}
-    response = await asyncio.wait_for(request, 10)
-    events = sse_events(response.text)
+    events = [first, *await stream.rest()]
     assert events[-1]["event"] == "message_end"
     answer = "".join(e["answer"] for e in events if e["event"] == "message")
     assert answer and answer != "one two three four five six seven eight"
@@ -509,12 +504,8 @@ async def test_an_app_runs_at_most_its_active_request_limit(api: ServiceApi) -> 
     the others run; once they end, the app takes requests again."""
     await api.add_app("slow", SLOW_CHAT)
     api.state.max_active_requests = 1
-    first = asyncio.create_task(api.client.post("/chat-messages", headers=api.auth("slow"), json={
-        "inputs": {}, "query": "a", "user": "u", "response_mode": "streaming"}))
-    for _ in range(200):
-        if list(api.state.tasks):
-            break
-        await asyncio.sleep(0.01)
+    first = await open_stream(api, api.app, "/chat-messages", "slow", {"inputs": {}, "query": "a", "user": "u"})
+    assert api.state.tasks.active(api.apps["slow"]) == 1
     refused = await api.client.post("/chat-messages", headers=api.auth("slow"),
                                     json={"inputs": {}, "query": "b", "user": "u"})
     assert refused.status_code == 429 and refused.json()["code"] == "too_many_requests"
@@ -523,7 +514,7 @@ async def test_an_app_runs_at_most_its_active_request_limit(api: ServiceApi) -> 
     assert other_app.status_code == 200  # the limit is per app
     for task_id in list(api.state.tasks):
         await api.client.post(f"/chat-messages/{task_id}/stop", headers=api.auth("slow"), json={"user": "u"})
-    await first
+    assert (await first.rest())[-1]["event"] == "message_end"
     assert api.state.tasks.active(api.apps["slow"]) == 0
     stopped_early = SLOW_CHAT.replace('"delay_ms": 300', '"delay_ms": 1')
     await api.add_app("quick", stopped_early)
