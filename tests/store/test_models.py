@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession
 from treadle.store import (
     Account,
     ActiveRequest,
@@ -21,21 +22,67 @@ from treadle.store import (
     App,
     Base,
     CheckpointRecord,
+    ChildChunk,
     Conversation,
     ConversationVariable,
     Database,
+    Dataset,
+    DatasetMetadataField,
+    DatasetProcessRule,
+    DatasetQuery,
+    Document,
+    DocumentSegment,
+    EmbeddingCacheEntry,
     EndUser,
+    ExternalKnowledgeApi,
+    IndexNode,
     LoginFailure,
     Message,
     MessageFeedback,
     NodeExecution,
     RunStopRequest,
+    Tag,
+    TagBinding,
     Tenant,
     TenantMember,
     UploadFile,
     Workflow,
     WorkflowRun,
 )
+
+
+async def _knowledge(s: AsyncSession, tenant_id: str, owner_id: str) -> None:
+    """A dataset with a parent-child document, its index rows, metadata, a tag and the side tables."""
+    dataset = Dataset(tenant_id=tenant_id, name="Handbook", indexing_technique="high_quality",
+                      doc_form="hierarchical_model", retrieval_model={"search_method": "hybrid_search", "top_k": 3},
+                      vector_store="faiss", vector_collection="ds_1", vector_dimension=384, created_by=owner_id)
+    s.add(dataset)
+    await s.flush()
+    rule = DatasetProcessRule(dataset_id=dataset.id, mode="hierarchical", rules={"parent_mode": "paragraph"})
+    s.add(rule)
+    await s.flush()
+    doc = Document(tenant_id=tenant_id, dataset_id=dataset.id, position=1, name="a.md", batch="20260101000000",
+                   dataset_process_rule_id=rule.id, doc_metadata={"author": "Ann"})
+    s.add(doc)
+    await s.flush()
+    segment = DocumentSegment(tenant_id=tenant_id, dataset_id=dataset.id, document_id=doc.id, position=1,
+                              content="parent", keywords=["parent"])
+    s.add(segment)
+    await s.flush()
+    tag = Tag(tenant_id=tenant_id, name="hr")
+    s.add_all([
+        ChildChunk(tenant_id=tenant_id, dataset_id=dataset.id, document_id=doc.id, segment_id=segment.id, position=1,
+                   content="child"),
+        IndexNode(node_id="node-1", tenant_id=tenant_id, dataset_id=dataset.id, document_id=doc.id,
+                  segment_id=segment.id, content="child", keywords="child"),
+        DatasetMetadataField(tenant_id=tenant_id, dataset_id=dataset.id, name="author", type="string"),
+        tag,
+        EmbeddingCacheEntry(model_key="fake/fake-embedding", text_hash="0" * 64, dimension=2, vector=b"\0" * 8),
+        ExternalKnowledgeApi(tenant_id=tenant_id, name="ext", endpoint="https://kb.example", api_key="sealed"),
+        DatasetQuery(dataset_id=dataset.id, content="leave policy", source="hit_testing", created_by=owner_id),
+    ])  # fmt: skip
+    await s.flush()
+    s.add(TagBinding(tenant_id=tenant_id, tag_id=tag.id, target_id=dataset.id))
 
 
 async def _world(db: Database) -> dict[str, str]:
@@ -87,6 +134,7 @@ async def _world(db: Database) -> dict[str, str]:
         await s.flush()
         s.add(AnnotationEmbedding(annotation_id=annotation.id, app_id=app.id, provider="fake",
                                   model="fake-embedding", question_hash="0" * 64, vector=[0.6, 0.8]))
+        await _knowledge(s, tenant.id, owner.id)
         return {"tenant": tenant.id, "owner": owner.id, "app": app.id, "workflow": workflow.id, "user": user.id,
                 "conversation": conversation.id, "run": run.id, "message": message.id}  # fmt: skip
 

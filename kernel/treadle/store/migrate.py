@@ -27,10 +27,26 @@ __all__ = [
     "current_revision",
     "drift",
     "head_revision",
+    "include_object",
     "upgrade_to_head",
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+#: Full-text search structures made by hand in revision 0006 (FTS5 on SQLite, ``tsvector`` columns
+#: and GIN indexes on PostgreSQL): the models do not describe them, so comparisons leave them out.
+_HAND_MADE_PREFIXES = ("knowledge_index_fts",)
+_HAND_MADE_NAMES = frozenset(
+    {"content_tsv", "keywords_tsv", "ix_knowledge_index_nodes_content_tsv", "ix_knowledge_index_nodes_keywords_tsv"}
+)
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's filter: everything but the hand-made full-text structures."""
+    if name is None:
+        return True
+    return name not in _HAND_MADE_NAMES and not name.startswith(_HAND_MADE_PREFIXES)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -72,7 +88,7 @@ async def drift(db: Database) -> list[Any]:
     """What autogenerate would change to make the database match the models (empty when none)."""
 
     def compare(sync: Connection) -> list[Any]:
-        context = MigrationContext.configure(sync, opts={"compare_type": True})
+        context = MigrationContext.configure(sync, opts={"compare_type": True, "include_object": include_object})
         return list(compare_metadata(context, Base.metadata))
 
     async with db.engine.connect() as connection:

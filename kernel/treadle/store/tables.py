@@ -9,6 +9,20 @@ from .conversations import Conversation, ConversationVariable, Message, MessageF
 from .coordination import ActiveRequest, AnnotationJobRecord, LoginFailure, RunStopRequest
 from .extensions import ApiBasedExtension
 from .files import UploadFile
+from .knowledge import (
+    ChildChunk,
+    Dataset,
+    DatasetMetadataField,
+    DatasetProcessRule,
+    DatasetQuery,
+    Document,
+    DocumentSegment,
+    EmbeddingCacheEntry,
+    ExternalKnowledgeApi,
+    IndexNode,
+    Tag,
+    TagBinding,
+)
 from .runs import CheckpointRecord, NodeExecution, WorkflowRun
 from .workspaces import Account, ApiKey, Tenant, TenantMember
 
@@ -18,5 +32,6 @@ ALL: tuple[type[Base], ...] = (
     Tenant, Account, TenantMember, ApiKey, App, Workflow, EndUser, Annotation, Conversation, Message,
     MessageFeedback, ConversationVariable, WorkflowRun, NodeExecution, CheckpointRecord, UploadFile,
     AnnotationSetting, AnnotationEmbedding, ApiBasedExtension, RunStopRequest, ActiveRequest, AnnotationJobRecord,
-    LoginFailure,
+    LoginFailure, Dataset, DatasetProcessRule, Document, DocumentSegment, ChildChunk, IndexNode,
+    DatasetMetadataField, Tag, TagBinding, EmbeddingCacheEntry, ExternalKnowledgeApi, DatasetQuery,
 )  # fmt: skip
