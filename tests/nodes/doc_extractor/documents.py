@@ -1,13 +1,16 @@
-"""Small real documents made in the tests: PDFs from a minimal writer, Word files with python-docx."""
+"""Small real documents made in the tests: PDFs from a minimal writer, Word files with python-docx,
+Excel workbooks with openpyxl."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import docx
+import openpyxl
 
-__all__ = ["make_docx", "make_pdf"]
+__all__ = ["make_docx", "make_pdf", "make_xlsx"]
 
 
 def _pdf_string(text: str) -> str:
@@ -58,4 +61,16 @@ def make_docx(*blocks: str | list[list[str]]) -> bytes:
                     table.cell(r, c).text = text
     buffer = io.BytesIO()
     document.save(buffer)
+    return buffer.getvalue()
+
+
+def make_xlsx(sheets: Mapping[str, Sequence[Sequence[Any]]]) -> bytes:
+    """An Excel workbook with one sheet per item of ``sheets`` (in order), its rows from A1 down."""
+    workbook = openpyxl.Workbook(write_only=True)  # write-only: no default sheet to remove
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
     return buffer.getvalue()

@@ -1,5 +1,5 @@
-"""The document-extractor node (NODE-DOC-EXTRACTOR): text out of txt, md, html, csv, json, yaml, pdf
-and docx files made in the tests, encodings detected, a file or an array of files, clear errors for
+"""The document-extractor node (NODE-DOC-EXTRACTOR): text out of txt, md, html, csv, json, yaml, pdf,
+docx and xlsx files made in the tests, encodings detected, a file or an array of files, clear errors for
 what it cannot read, and files fetched by URL through the SSRF guard (VAR-FILE-OBJECT)."""
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from treadle_sdk.testing import ainvoke
 
 from ..http.server import LocalServer
 from ..http.support import RecordingNetwork, guard
-from .documents import make_docx, make_pdf
+from .documents import make_docx, make_pdf, make_xlsx
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def config(*selector: str, is_array_file: bool = False) -> dict[str, Any]:
@@ -168,6 +169,15 @@ async def test_docx_paragraphs_and_tables_in_order() -> None:
     )
 
 
+async def test_xlsx_sheets_become_markdown_tables() -> None:
+    """Every sheet under its name (Dify leaves the name out; it tells an LLM which table it reads)."""
+    data = make_xlsx({"Q1": [["Region", "Sales"], ["North", 1200.5], [None, None], ["South", 900]], "Q2": []})
+    expected = "## Q1\n\n| Region | Sales |\n| --- | --- |\n| North | 1200.5 |\n| South | 900 |"
+    assert await text_of(data, "sales.xlsx", XLSX) == expected
+    # by its MIME type alone
+    assert await text_of(data, "upload", XLSX, extension="") == expected
+
+
 @pytest.mark.parametrize(
     ("filename", "fields", "expected"),
     [
@@ -258,6 +268,7 @@ async def test_a_file_of_unknown_type_is_named() -> None:
         (b"PK\x03\x04 not a zip", "broken.docx", r"cannot read broken\.docx as DOCX"),
         (b'{"a": ', "broken.json", r"cannot read broken\.json as JSON"),
         (b"a: [1, 2\nb: }", "broken.yaml", r"cannot read broken\.yaml as YAML"),
+        (b"PK\x03\x04 not a zip", "broken.xlsx", r"cannot read broken\.xlsx as XLSX: not an Excel workbook"),
     ],
 )
 async def test_content_that_is_not_its_format_is_an_extraction_error(data: bytes, filename: str, message: str) -> None:

@@ -11,6 +11,7 @@ from .decoding import decode_text
 from .formats import Format
 from .markup import html_to_text
 from .pdf import pdf_to_text
+from .spreadsheet import xlsx_to_text
 from .tables import csv_to_markdown
 from .word import docx_to_text
 
@@ -29,19 +30,26 @@ def _yaml(data: bytes) -> str:
 
 _READERS: dict[Format, Callable[[bytes], str]] = {
     Format.TEXT: decode_text,
+    Format.MARKDOWN: decode_text,
     Format.HTML: lambda data: html_to_text(decode_text(data)),
     Format.CSV: lambda data: csv_to_markdown(decode_text(data)),
     Format.JSON: _json,
     Format.YAML: _yaml,
     Format.PDF: pdf_to_text,
     Format.DOCX: docx_to_text,
+    Format.XLSX: xlsx_to_text,
 }
 
 
-def extract_text(data: bytes, kind: Format) -> str:
-    """The text of ``data`` read as ``kind``; raises :class:`ValueError` (JSON, YAML, PDF and
-    Word errors included) when the content is not that format."""
+def extract_text(data: bytes, kind: Format, *, html_headings: bool = False) -> str:
+    """The text of ``data`` read as ``kind``; raises :class:`ValueError` (JSON, YAML, PDF, Word
+    and Excel errors included) when the content is not that format.
+
+    ``html_headings`` writes the headings of HTML as Markdown headings (``# Title``).
+    """
     try:
+        if kind is Format.HTML and html_headings:
+            return html_to_text(decode_text(data), headings=True)
         return _READERS[kind](data)
     except yaml.YAMLError as exc:
         raise ValueError(str(exc)) from None

@@ -15,20 +15,23 @@ class Format(enum.StrEnum):
     """How a file's text is read."""
 
     TEXT = "text"
+    #: Read as text, as it is: its headings are what retrieval cuts and matches on.
+    MARKDOWN = "markdown"
     HTML = "html"
     CSV = "csv"
     JSON = "json"
     YAML = "yaml"
     PDF = "pdf"
     DOCX = "docx"
+    XLSX = "xlsx"
 
 
 EXTENSIONS: dict[str, Format] = {
     ".txt": Format.TEXT,
     ".text": Format.TEXT,
-    ".md": Format.TEXT,
-    ".markdown": Format.TEXT,
-    ".mdx": Format.TEXT,
+    ".md": Format.MARKDOWN,
+    ".markdown": Format.MARKDOWN,
+    ".mdx": Format.MARKDOWN,
     ".xml": Format.TEXT,
     ".properties": Format.TEXT,
     ".html": Format.HTML,
@@ -39,12 +42,13 @@ EXTENSIONS: dict[str, Format] = {
     ".yml": Format.YAML,
     ".pdf": Format.PDF,
     ".docx": Format.DOCX,
+    ".xlsx": Format.XLSX,
 }
 
 MIME_TYPES: dict[str, Format] = {
     "text/plain": Format.TEXT,
-    "text/markdown": Format.TEXT,
-    "text/x-markdown": Format.TEXT,
+    "text/markdown": Format.MARKDOWN,
+    "text/x-markdown": Format.MARKDOWN,
     "text/xml": Format.TEXT,
     "application/xml": Format.TEXT,
     "text/html": Format.HTML,
@@ -58,6 +62,7 @@ MIME_TYPES: dict[str, Format] = {
     "text/x-yaml": Format.YAML,
     "application/pdf": Format.PDF,
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": Format.DOCX,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": Format.XLSX,
 }
 
 

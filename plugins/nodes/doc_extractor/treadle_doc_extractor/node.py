@@ -45,7 +45,7 @@ class DocumentExtractorData(BaseModel):
 
 
 class DocumentExtractorNodeType(NodeType):
-    """Extracts the text of documents: txt, md, html, csv, json, yaml, pdf, docx and more.
+    """Extracts the text of documents: txt, md, html, csv, json, yaml, pdf, docx, xlsx and more.
 
     :param guard: the SSRF guard file downloads go through (by default the operator's).
     :param max_file_bytes: the largest file read (Dify's upload limit, 15 MB, by default).
