@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import PluginCancelled, PluginInternalError, PluginTimeout
+from .knowledge import KnowledgeQuery
 from .model_runtime import (
     LLMResultChunk,
     PromptMessage,
@@ -40,6 +41,7 @@ KERNEL_METHODS = (
     "kv_set",
     "kv_delete",
     "read_file",
+    "retrieve_knowledge",
 )
 
 
@@ -266,6 +268,15 @@ class KernelClient(abc.ABC):
         payload = {"conversation_id": conversation_id, "limit": limit}
         (turns,) = await self.acall("conversation_history", payload)
         return [HistoryTurn.model_validate(turn) for turn in turns]
+
+    # -- knowledge (NODE-KNOWLEDGE-RETRIEVAL) -------------------------------------------------------
+
+    async def aretrieve_knowledge(self, query: KnowledgeQuery) -> list[dict[str, Any]]:
+        """Search the workspace's knowledge bases: the chunks found, best first, each a citation
+        object (:mod:`treadle_sdk.knowledge`). Knowledge bases the workspace does not have are left
+        out, as Dify leaves out deleted ones; an empty list is a valid answer."""
+        (chunks,) = await self.acall("retrieve_knowledge", query.model_dump(mode="json"))
+        return [dict(chunk) for chunk in chunks]
 
 
 class ModelInfo(BaseModel):

@@ -33,10 +33,10 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar, cast
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from .context import CallContext
 from .errors import (
@@ -86,11 +86,14 @@ from .tool_runtime import (
     ToolMessage,
     ValidateToolCredentialsArgs,
 )
+from .vector_filter import parse_vector_filter
 
 __all__ = [
+    "COLLECTION_PATTERN",
     "CollectionArgs",
     "CreateCollectionArgs",
     "DeleteVectorsArgs",
+    "DeleteWhereArgs",
     "DispatchTriggerArgs",
     "Extension",
     "ExtensionKind",
@@ -813,47 +816,135 @@ class NodeType(Extension):
 # ---------------------------------------------------------------------------------------------
 # Vector stores
 # ---------------------------------------------------------------------------------------------
+#
+# The contract every vector store keeps (faiss, pgvector, Qdrant; KB-RET-VECTOR):
+# - scores are cosine similarities (vectors are compared normalised): 1.0 is the same direction;
+# - ``filter`` is the language of :mod:`treadle_sdk.vector_filter`, identical in every store;
+# - a missing collection reads as empty (``search`` gives [], ``count`` 0, deletes 0, drop is a
+#   no-op), but ``upsert`` into it fails with ``not_found``: collections are created explicitly, with
+#   their dimension, by ``create_collection``.
+
+#: Collection names: what the kernel derives from dataset ids (``vector_index_<uuid>``). Stores turn
+#: them into table, file or collection names, so punctuation other than ``_`` and ``-`` is kept out.
+COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$"
+
+#: A vector: finite numbers only (JSON has no NaN, and a NaN would poison every score).
+Vector = list[Annotated[float, Field(allow_inf_nan=False)]]
+
+
+def _direction(vector: list[float], what: str) -> list[float]:
+    if not vector:
+        raise ValueError(f"{what} is empty")
+    if not any(vector):
+        raise ValueError(f"{what} is all zeros, which has no direction to compare by cosine")
+    return vector
 
 
 class VectorRecord(_Wire):
-    id: str
-    vector: list[float]
+    """One vector and what it stands for (a chunk of a document)."""
+
+    #: The caller's id of the record; upserting the same id again replaces the record.
+    id: str = Field(min_length=1, max_length=256)
+    #: The embedding; its length must be the collection's dimension, and it may not be all zeros.
+    vector: Vector
+    #: The text the vector was made from, given back with hits.
     text: str = ""
+    #: JSON values describing the record (``document_id``, ``dataset_id``, ...), given back with hits
+    #: and matched by filters.
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_direction(self) -> VectorRecord:
+        _direction(self.vector, f"the vector of record {self.id!r}")
+        return self
 
 
 class VectorHit(_Wire):
+    """A record found by ``search``."""
+
     id: str
+    #: Cosine similarity to the query vector, from -1 to 1; 1.0 is the same direction.
     score: float
     text: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class CollectionArgs(_Wire):
-    collection: str
+    """Names a collection; base of every vector store operation's arguments."""
+
+    #: The collection (one per dataset, in the kernel's use), ``[A-Za-z0-9][A-Za-z0-9_-]{0,127}``.
+    collection: str = Field(pattern=COLLECTION_PATTERN)
+    #: The store's settings, as the kernel's ``[vectors]`` section gives them; each store documents
+    #: its fields in its schema's ``config_schema`` (faiss ``path``; pgvector ``dsn``; Qdrant ``url``,
+    #: ``path`` or ``location``).
     config: dict[str, Any] = Field(default_factory=dict)
 
 
 class CreateCollectionArgs(CollectionArgs):
-    dimension: int = Field(gt=0)
+    """Create a collection of vectors of ``dimension`` numbers. Creating one that exists with the
+    same dimension does nothing; with another dimension it fails with ``invalid_argument``, naming both."""
+
+    dimension: int = Field(gt=0, le=65536)
 
 
 class UpsertVectorsArgs(CollectionArgs):
+    """Write records into an existing collection; a record whose id is already there replaces it. A
+    vector of the wrong length fails the call (naming the record) before anything is written."""
+
     records: list[VectorRecord]
 
 
 class SearchVectorsArgs(CollectionArgs):
-    vector: list[float]
-    top_k: int = Field(default=4, gt=0)
+    """Find the ``top_k`` records most similar to ``vector``, best first."""
+
+    #: The query embedding: the collection's dimension, not all zeros.
+    vector: Vector
+    top_k: int = Field(default=4, gt=0, le=10000)
+    #: Metadata conditions, all of which a hit must meet (:mod:`treadle_sdk.vector_filter`); None or
+    #: ``{}`` for none.
     filter: dict[str, Any] | None = None
+    #: Hits with a lower cosine similarity are left out (the score threshold of KB-RET-VECTOR).
+    score_threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
+
+    @field_validator("vector")
+    @classmethod
+    def _has_direction(cls, vector: list[float]) -> list[float]:
+        return _direction(vector, "the query vector")
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_language(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        parse_vector_filter(value)
+        return value
 
 
 class DeleteVectorsArgs(CollectionArgs):
+    """Delete the records of ``ids``; ids that are not there are ignored."""
+
     ids: list[str]
 
 
+class DeleteWhereArgs(CollectionArgs):
+    """Delete every record that meets ``filter`` (say, every chunk of a document). The filter needs at
+    least one condition: ``drop_collection`` is how everything goes."""
+
+    filter: dict[str, Any]
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_language(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not parse_vector_filter(value):
+            raise ValueError("delete_where needs at least one condition (drop_collection removes everything)")
+        return value
+
+
 class VectorStore(Extension):
-    """A vector store backend."""
+    """A vector store backend for knowledge bases (KB-RET-VECTOR).
+
+    A store keeps named collections of :class:`VectorRecord`; each collection has one dimension. The
+    section comment above states what every store guarantees: cosine scores, one filter language, and
+    what a missing collection does.
+    """
 
     kind = ExtensionKind.VECTOR_STORE
     schema: VectorStoreSchema
@@ -861,26 +952,44 @@ class VectorStore(Extension):
     @operation(CreateCollectionArgs, None)
     @_unimplemented
     def create_collection(self, args: CreateCollectionArgs, ctx: CallContext) -> None:
+        """Create the collection; idempotent for the same dimension."""
         raise _unimplemented_error(self, "create_collection")
 
     @operation(UpsertVectorsArgs, int)
     @_unimplemented
     def upsert(self, args: UpsertVectorsArgs, ctx: CallContext) -> int:
+        """Write the records; returns how many were written. Fails with ``not_found`` when the
+        collection does not exist, and with ``invalid_argument`` for a vector of the wrong length."""
         raise _unimplemented_error(self, "upsert")
 
     @operation(SearchVectorsArgs, list[VectorHit])
     @_unimplemented
     def search(self, args: SearchVectorsArgs, ctx: CallContext) -> list[VectorHit]:
+        """The best hits, best first, by cosine similarity; [] for a missing collection."""
         raise _unimplemented_error(self, "search")
 
     @operation(DeleteVectorsArgs, int)
     @_unimplemented
     def delete(self, args: DeleteVectorsArgs, ctx: CallContext) -> int:
+        """Delete records by id; returns how many were there."""
         raise _unimplemented_error(self, "delete")
+
+    @operation(DeleteWhereArgs, int)
+    @_unimplemented
+    def delete_where(self, args: DeleteWhereArgs, ctx: CallContext) -> int:
+        """Delete the records meeting the filter; returns how many were deleted."""
+        raise _unimplemented_error(self, "delete_where")
+
+    @operation(CollectionArgs, int)
+    @_unimplemented
+    def count(self, args: CollectionArgs, ctx: CallContext) -> int:
+        """How many records the collection holds; 0 when it does not exist."""
+        raise _unimplemented_error(self, "count")
 
     @operation(CollectionArgs, None)
     @_unimplemented
     def drop_collection(self, args: CollectionArgs, ctx: CallContext) -> None:
+        """Remove the collection and its records; nothing happens if it does not exist."""
         raise _unimplemented_error(self, "drop_collection")
 
 
