@@ -17,6 +17,7 @@ import tomli_w
 from . import __version__
 from .config import ConfigError, Settings
 from .credentials_cli import models_group, tools_group
+from .knowledge_cli import kb_group
 
 __all__ = ["main"]
 
@@ -457,6 +458,7 @@ def app_list(config: Path | None, workspace: str | None, as_json: bool) -> None:
 
 main.add_command(models_group)
 main.add_command(tools_group)
+main.add_command(kb_group)
 
 
 if __name__ == "__main__":

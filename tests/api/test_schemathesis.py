@@ -1,13 +1,15 @@
 """Property-based contract tests: schemathesis generates requests from the OpenAPI documents and sends
 them over real HTTP to the real application (uvicorn on 127.0.0.1, a migrated database, inline
-plugins), authenticated with a real app key of each app mode, or a console session from a real
-sign-in. Every answer must not be a server error and must match the document: its status code, its
-content type and its schema (API-COMMON-AUTH, API-COMMON-ERR, API-COMMON-ROUTE, WS-ACCOUNT,
-WS-WORKSPACE, WS-MEMBERS-ROLES, WS-APP-MGMT, VC-HISTORY, WS-MODEL-CREDENTIALS, WS-PLUGINS, FEAT-MODERATION).
+plugins), authenticated with a real app key of each app mode, a console session from a real sign-in,
+or (the Knowledge API) a real knowledge key. Every answer must not be a server error and must match
+the document: its status code, its content type and its schema (API-COMMON-AUTH, API-COMMON-ERR,
+API-COMMON-ROUTE, WS-ACCOUNT, WS-WORKSPACE, WS-MEMBERS-ROLES, WS-APP-MGMT, VC-HISTORY, WS-MODEL-CREDENTIALS,
+WS-PLUGINS, FEAT-MODERATION, API-KB-*, API-DOC-*, API-CHUNK-*, API-META-*, API-TAG-*).
 
 Generated path parameters are mostly unknown ids (404); so that the console routes also meet real
 objects, most generated ids are swapped for the id of a real app, version, run, key, member,
-credential provider or API extension made through the console before fuzzing.
+credential provider or API extension made through the console before fuzzing, and the Knowledge
+API's for a real dataset, document, chunk and metadata field.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from support.extension_server import KEY, ExtensionServer
-from support.service_api import service_api
+from support.knowledge import knowledge_key
+from support.service_api import INLINE_PLUGINS, service_api
 from treadle.api.openapi import console_document, service_document
 from treadle.runtime.bootstrap import DEFAULT_OWNER_EMAIL
 
@@ -65,6 +68,9 @@ class RunningTreadle:
     console_problem: str = ""
     #: Path parameter name -> the id of a real object made through the console (see :func:`real_ids`).
     console_ids: dict[str, str] = field(default_factory=dict)
+    knowledge_key: str = ""
+    #: Path parameter name -> the id of a real knowledge object (see :func:`real_knowledge_ids`).
+    knowledge_ids: dict[str, str] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -78,8 +84,9 @@ def running_treadle(tmp_path: Path) -> Iterator[RunningTreadle]:
     servers: list[uvicorn.Server] = []
 
     async def serve() -> None:
-        async with service_api(tmp_path, apps=APPS) as api:
+        async with service_api(tmp_path, apps=APPS, plugins=(*INLINE_PLUGINS, "doc-extractor")) as api:
             running.keys = dict(api.keys)
+            running.knowledge_key = await knowledge_key(api.db, api.tenant_id)
             server = uvicorn.Server(uvicorn.Config(api.app, log_level="warning", lifespan="off"))
             servers.append(server)
             await server.serve(sockets=[sock])
@@ -110,6 +117,7 @@ def running_treadle(tmp_path: Path) -> Iterator[RunningTreadle]:
         with ExtensionServer() as extensions:
             if running.console_token is not None:
                 running.console_ids = real_ids(running.base_url, running.console_token, extensions.url_for("/moderate"))
+            running.knowledge_ids = real_knowledge_ids(running.base_url, running.knowledge_key)
             yield running
     finally:
         if servers:
@@ -153,6 +161,46 @@ def real_ids(base_url: str, token: str, extension_url: str) -> dict[str, str]:
             "extension_id": extension, "provider": "fake"}
 
 
+def real_knowledge_ids(base_url: str, key: str) -> dict[str, str]:
+    """Knowledge objects for the Knowledge API fuzzing to meet: an economical dataset with an indexed
+    text document (so its chunks can be edited), a metadata field, and a dataset to be deleted."""
+    client = httpx.Client(base_url=f"{base_url}/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    def made(response: httpx.Response) -> dict[str, Any]:
+        assert response.status_code in (200, 201), (response.request.url, response.text)
+        body: dict[str, Any] = response.json()
+        return body
+
+    with client:
+        dataset = made(client.post("/datasets", json={"name": "Fuzzed", "indexing_technique": "economy"}))["id"]
+        doomed = made(client.post("/datasets", json={"name": "Doomed"}))["id"]
+        created = made(client.post(f"/datasets/{dataset}/document/create-by-text",
+                                   json={"name": "Fuzzed", "text": "Chunks to fuzz.\n\nMore chunks."}))
+        document, batch = created["document"]["id"], created["batch"]
+        for _ in range(600):
+            status = made(client.get(f"/datasets/{dataset}/documents/{batch}/indexing-status"))["data"][0]
+            if status["indexing_status"] in ("completed", "error"):
+                break
+            time.sleep(0.05)
+        assert status["indexing_status"] == "completed", status
+        segment = made(client.get(f"/datasets/{dataset}/documents/{document}/segments"))["data"][0]["id"]
+        metadata = made(client.post(f"/datasets/{dataset}/metadata", json={"type": "string", "name": "owner"}))["id"]
+    return {"dataset_id": dataset, "doomed_dataset_id": doomed, "document_id": document, "batch": batch,
+            "segment_id": segment, "metadata_id": metadata}
+
+
+def use_real_knowledge_ids(case: schemathesis.Case, ids: dict[str, str]) -> None:
+    """Swap three in four generated path parameters for a real knowledge object's id; deleting a
+    dataset only ever meets the dataset made to be deleted."""
+    for name, value in list((case.path_parameters or {}).items()):
+        if zlib.crc32(str(value).encode()) % 4 == 0:
+            continue
+        if name == "dataset_id" and case.method.upper() == "DELETE" and case.path == "/datasets/{dataset_id}":
+            case.path_parameters[name] = ids["doomed_dataset_id"]
+        elif name in ids:
+            case.path_parameters[name] = ids[name]
+
+
 def use_real_ids(case: schemathesis.Case, ids: dict[str, str]) -> None:
     """Swap three in four generated path parameters for a real object's id (chosen from the generated
     value, so that a case replays the same); deleting an app only ever meets the app made to be deleted."""
@@ -173,8 +221,12 @@ def treadle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTreadle
         yield running
 
 
-service_schema = schemathesis.openapi.from_dict(service_document())
+#: The Knowledge API's paths: fuzzed with the workspace's knowledge key, the others with each app key.
+KNOWLEDGE_PATHS = "^/(datasets|workspaces)"
+service_schema = schemathesis.openapi.from_dict(service_document()).exclude(path_regex=KNOWLEDGE_PATHS)
 service_schema.config.generation.update(max_examples=MAX_EXAMPLES)
+knowledge_schema = schemathesis.openapi.from_dict(service_document()).include(path_regex=KNOWLEDGE_PATHS)
+knowledge_schema.config.generation.update(max_examples=MAX_EXAMPLES)
 console_schema = schemathesis.openapi.from_dict(console_document())
 console_schema.config.generation.update(max_examples=MAX_EXAMPLES)
 
@@ -192,6 +244,18 @@ def test_the_service_api_keeps_its_contract(case: schemathesis.Case, treadle: Ru
     (not_chat_app / not_workflow_app), never a 500, and everything matches the document."""
     case.call_and_validate(
         base_url=f"{treadle.base_url}/v1", headers={"Authorization": f"Bearer {treadle.keys[mode]}"},
+        checks=CHECKS, timeout=60,
+    )
+
+
+@knowledge_schema.parametrize()
+@_SETTINGS
+def test_the_knowledge_api_keeps_its_contract(case: schemathesis.Case, treadle: RunningTreadle) -> None:
+    """Each Knowledge API operation with the workspace's knowledge key, meeting real datasets,
+    documents and chunks (API-KB-*, API-DOC-*, API-CHUNK-*, API-CHILD-*, API-META-*, API-TAG-*, API-MODELS)."""
+    use_real_knowledge_ids(case, treadle.knowledge_ids)
+    case.call_and_validate(
+        base_url=f"{treadle.base_url}/v1", headers={"Authorization": f"Bearer {treadle.knowledge_key}"},
         checks=CHECKS, timeout=60,
     )
 

@@ -4,7 +4,9 @@ Workspace A has one app of each kind with records of every sort (conversations, 
 feedback, files, annotations, workflow runs, end users, reply jobs). Workspace B has apps of the same
 kinds and its own keys. With B's credentials, every route that names one of A's records answers 404
 (or 403), and every list shows none of A's records. Within one app, end user Y never sees end user
-X's conversations. The walk table must name every ``/v1`` route: a route added without an entry fails
+X's conversations. The Knowledge API is walked the same way with each workspace's knowledge key
+(workspace A has a dataset with a document, chunk, child chunk, metadata field and tag). The walk
+table must name every ``/v1`` route: a route added without an entry fails
 :func:`test_the_walk_covers_every_service_route`.
 """
 
@@ -20,8 +22,9 @@ from typing import Any
 import httpx
 import pytest
 from starlette.routing import Mount, Route
+from support.knowledge import knowledge_key
 from support.service_api import ServiceApi, open_stream, service_api
-from treadle.store import Tenant
+from treadle.store import ChildChunk, DocumentSegment, Tenant
 
 CHAT = """\
 version: 0.3.0
@@ -143,7 +146,38 @@ async def _build(api: ServiceApi) -> World:
         "embedding_provider_name": "fake", "embedding_model_name": "fake-embedding", "score_threshold": 0.9}))
     world.ids["job"] = job["job_id"]
     await asyncio.gather(*api.state.background)
+    await _knowledge(world, other.id)
     return world
+
+
+async def _knowledge(world: World, other_tenant: str) -> None:
+    """Workspace A's knowledge: a dataset with a document, a chunk, a child chunk, a metadata field
+    and a tag; each workspace has its own knowledge key."""
+    api, c = world.api, world.api.client
+    api.keys["a-knowledge"] = await knowledge_key(api.db, api.tenant_id)
+    api.keys["b-knowledge"] = await knowledge_key(api.db, other_tenant)
+    a = world.a("knowledge")
+    dataset = await _ok(c.post("/datasets", headers=a, json={"name": "A handbook", "indexing_technique": "economy"}))
+    made = await _ok(c.post(f"/datasets/{dataset['id']}/document/create-by-text", headers=a,
+                            json={"name": "A doc", "text": "A's secret text."}))
+    field = await _ok(c.post(f"/datasets/{dataset['id']}/metadata", headers=a,
+                             json={"type": "string", "name": "owner"}), 201)
+    tag = await _ok(c.post("/datasets/tags", headers=a, json={"name": "A tag"}))
+    await _ok(c.post("/datasets/tags/binding", headers=a, json={"tag_ids": [tag["id"]], "target_id": dataset["id"]}),
+              204)
+    document_id = made["document"]["id"]
+    async with api.db.session() as session:
+        segment = DocumentSegment(tenant_id=api.tenant_id, dataset_id=dataset["id"], document_id=document_id,
+                                  position=1, content="A's secret text.")
+        session.add(segment)
+        await session.flush()
+        child = ChildChunk(tenant_id=api.tenant_id, dataset_id=dataset["id"], document_id=document_id,
+                           segment_id=segment.id, position=1, content="A's secret")
+        session.add(child)
+        await session.flush()
+        segment_id, child_id = segment.id, child.id
+    world.ids.update(dataset=dataset["id"], document=document_id, batch=made["batch"], segment=segment_id,
+                     child=child_id, field=field["id"], tag=tag["id"])
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -159,6 +193,14 @@ def _get(path: str, kind: str, **params: str) -> Call:
     async def call(w: World) -> httpx.Response:
         query = {"user": "x", **{name: value.format(**w.ids) for name, value in params.items()}}
         return await w.api.client.get(path.format(**w.ids), headers=w.b(kind), params=query)
+    return call
+
+
+def _upload(path: str) -> Call:
+    async def call(w: World) -> httpx.Response:
+        return await w.api.client.post(path.format(**w.ids), headers=w.b("knowledge"),
+                                       data={"data": '{"process_rule": {"mode": "automatic"}}'},
+                                       files={"file": ("b.txt", b"B's text", "text/plain")})
     return call
 
 
@@ -201,6 +243,76 @@ NAMED: dict[tuple[str, str], Call] = {
                                       {"inputs": {}, "query": "x", "user": "x", "conversation_id": "{conversation}"}),
 }
 
+_DS = "/datasets/{dataset}"
+_DOC = _DS + "/documents/{document}"
+_SEG = _DOC + "/segments/{segment}"
+_DS_R = "/datasets/{dataset_id}"
+_DOC_R = _DS_R + "/documents/{document_id}"
+_SEG_R = _DOC_R + "/segments/{segment_id}"
+
+#: The Knowledge API's routes that name a record of workspace A, called with B's knowledge key.
+NAMED.update({
+    ("GET", _DS_R): _get(_DS, "knowledge"),
+    ("PATCH", _DS_R): _send("PATCH", _DS, "knowledge", {"name": "B's now"}),
+    ("DELETE", _DS_R): _send("DELETE", _DS, "knowledge", {}),
+    ("POST", _DS_R + "/retrieve"): _send("POST", _DS + "/retrieve", "knowledge", {"query": "secret"}),
+    ("POST", _DS_R + "/hit-testing"): _send("POST", _DS + "/hit-testing", "knowledge", {"query": "secret"}),
+    # The external knowledge contract (KB-EXT-SPEC) names the dataset in its body as knowledge_id.
+    ("POST", "/retrieval"): _send("POST", "/retrieval", "knowledge", {
+        "knowledge_id": "{dataset}", "query": "secret", "retrieval_setting": {"top_k": 3, "score_threshold": 0}}),
+    ("POST", _DS_R + "/document/create-by-text"): _send("POST", _DS + "/document/create-by-text", "knowledge",
+                                                        {"name": "b", "text": "b", "indexing_technique": "economy"}),
+    ("POST", _DS_R + "/document/create_by_text"): _send("POST", _DS + "/document/create_by_text", "knowledge",
+                                                        {"name": "b", "text": "b", "indexing_technique": "economy"}),
+    ("POST", _DS_R + "/document/create-by-file"): _upload(_DS + "/document/create-by-file"),
+    ("POST", _DS_R + "/document/create_by_file"): _upload(_DS + "/document/create_by_file"),
+    ("GET", _DS_R + "/documents"): _get(_DS + "/documents", "knowledge"),
+    ("GET", _DOC_R): _get(_DOC, "knowledge"),
+    ("DELETE", _DOC_R): _send("DELETE", _DOC, "knowledge", {}),
+    ("GET", _DOC_R + "/download"): _get(_DOC + "/download", "knowledge"),
+    ("POST", _DS_R + "/documents/download-zip"): _send("POST", _DS + "/documents/download-zip", "knowledge",
+                                                       {"document_ids": ["{document}"]}),
+    ("GET", _DS_R + "/documents/{batch}/indexing-status"): _get(_DS + "/documents/{batch}/indexing-status",
+                                                               "knowledge"),
+    ("POST", _DOC_R + "/update-by-text"): _send("POST", _DOC + "/update-by-text", "knowledge",
+                                                {"name": "b", "text": "b"}),
+    ("POST", _DOC_R + "/update_by_text"): _send("POST", _DOC + "/update_by_text", "knowledge",
+                                                {"name": "b", "text": "b"}),
+    ("POST", _DOC_R + "/update-by-file"): _upload(_DOC + "/update-by-file"),
+    ("POST", _DOC_R + "/update_by_file"): _upload(_DOC + "/update_by_file"),
+    ("PATCH", _DS_R + "/documents/status/{action}"): _send("PATCH", _DS + "/documents/status/disable", "knowledge",
+                                                          {"document_ids": ["{document}"]}),
+    ("POST", _DOC_R + "/segments"): _send("POST", _DOC + "/segments", "knowledge", {"segments": [{"content": "b"}]}),
+    ("GET", _DOC_R + "/segments"): _get(_DOC + "/segments", "knowledge"),
+    ("GET", _SEG_R): _get(_SEG, "knowledge"),
+    ("POST", _SEG_R): _send("POST", _SEG, "knowledge", {"segment": {"content": "b"}}),
+    ("DELETE", _SEG_R): _send("DELETE", _SEG, "knowledge", {}),
+    ("POST", _SEG_R + "/child_chunks"): _send("POST", _SEG + "/child_chunks", "knowledge", {"content": "b"}),
+    ("GET", _SEG_R + "/child_chunks"): _get(_SEG + "/child_chunks", "knowledge"),
+    ("PATCH", _SEG_R + "/child_chunks/{child_chunk_id}"): _send("PATCH", _SEG + "/child_chunks/{child}", "knowledge",
+                                                               {"content": "b"}),
+    ("DELETE", _SEG_R + "/child_chunks/{child_chunk_id}"): _send("DELETE", _SEG + "/child_chunks/{child}",
+                                                                "knowledge", {}),
+    ("POST", _DS_R + "/metadata"): _send("POST", _DS + "/metadata", "knowledge", {"type": "string", "name": "b"}),
+    ("GET", _DS_R + "/metadata"): _get(_DS + "/metadata", "knowledge"),
+    ("PATCH", _DS_R + "/metadata/{metadata_id}"): _send("PATCH", _DS + "/metadata/{field}", "knowledge",
+                                                       {"name": "b"}),
+    ("DELETE", _DS_R + "/metadata/{metadata_id}"): _send("DELETE", _DS + "/metadata/{field}", "knowledge", {}),
+    ("GET", _DS_R + "/metadata/built-in"): _get(_DS + "/metadata/built-in", "knowledge"),
+    ("POST", _DS_R + "/metadata/built-in/{action}"): _send("POST", _DS + "/metadata/built-in/enable", "knowledge",
+                                                          {}),
+    ("POST", _DS_R + "/documents/metadata"): _send("POST", _DS + "/documents/metadata", "knowledge", {
+        "operation_data": [{"document_id": "{document}", "metadata_list": [{"id": "{field}", "name": "owner",
+                                                                             "value": "B"}]}]}),
+    ("PATCH", "/datasets/tags"): _send("PATCH", "/datasets/tags", "knowledge", {"tag_id": "{tag}", "name": "b"}),
+    ("DELETE", "/datasets/tags"): _send("DELETE", "/datasets/tags", "knowledge", {"tag_id": "{tag}"}),
+    ("POST", "/datasets/tags/binding"): _send("POST", "/datasets/tags/binding", "knowledge",
+                                              {"tag_ids": ["{tag}"], "target_id": "{dataset}"}),
+    ("POST", "/datasets/tags/unbinding"): _send("POST", "/datasets/tags/unbinding", "knowledge",
+                                                {"tag_id": "{tag}", "target_id": "{dataset}"}),
+    ("GET", _DS_R + "/tags"): _get(_DS + "/tags", "knowledge"),
+})
+
 #: Routes that list or describe what the key's own app has: A's ids must not appear in B's answer.
 LISTS: dict[tuple[str, str], Call] = {
     ("GET", "/conversations"): _get("/conversations", "chat"),
@@ -211,6 +323,10 @@ LISTS: dict[tuple[str, str], Call] = {
     ("GET", "/info"): _get("/info", "chat"),
     ("GET", "/meta"): _get("/meta", "chat"),
     ("GET", "/site"): _get("/site", "chat"),
+    ("GET", "/datasets"): _get("/datasets", "knowledge"),
+    ("GET", "/datasets/tags"): _get("/datasets/tags", "knowledge"),
+    ("GET", "/workspaces/current/models/model-types/{model_type}"): _get(
+        "/workspaces/current/models/model-types/text-embedding", "knowledge"),
 }
 
 #: Routes that make something new for the key's own app, or stop a task by id (checked apart, in
@@ -220,6 +336,7 @@ OWN: set[tuple[str, str]] = {
     ("POST", "/audio-to-text"), ("POST", "/apps/annotations"), ("POST", "/apps/annotation-reply/{action}"),
     ("POST", "/chat-messages/{task_id}/stop"), ("POST", "/completion-messages/{task_id}/stop"),
     ("POST", "/workflows/tasks/{task_id}/stop"), ("GET", "/openapi.json"),
+    ("POST", "/datasets"), ("POST", "/datasets/tags"),
 }
 
 
@@ -258,6 +375,14 @@ async def test_workspace_b_gets_404_or_403_on_every_record_of_workspace_a(world:
     assert listed["data"][0]["name"] != "mine now"
     annotations = await _ok(world.api.client.get("/apps/annotations", headers=chat))
     assert [a["question"] for a in annotations["data"]] == ["q?"]
+    knowledge = world.a("knowledge")
+    dataset = await _ok(world.api.client.get(f"/datasets/{world.ids['dataset']}", headers=knowledge))
+    assert dataset["name"] == "A handbook" and dataset["document_count"] == 1
+    assert [t["name"] for t in dataset["tags"]] == ["A tag"]
+    segment = await _ok(world.api.client.get(
+        f"/datasets/{world.ids['dataset']}/documents/{world.ids['document']}/segments/{world.ids['segment']}",
+        headers=knowledge))
+    assert segment["data"]["content"] == "A's secret text."
 
 
 async def test_workspace_b_lists_none_of_workspace_a(world: World) -> None:
@@ -268,7 +393,7 @@ async def test_workspace_b_lists_none_of_workspace_a(world: World) -> None:
         text = response.text
         leaked = sorted(i for i in a_ids if i in text)
         assert leaked == [], f"{method} {path} shows workspace A's records {leaked}"
-        assert "A chat" not in text and "A workflow" not in text
+        assert "A chat" not in text and "A workflow" not in text and "A handbook" not in text
 
 
 async def test_a_stop_with_another_workspaces_task_id_stops_nothing(world: World) -> None:

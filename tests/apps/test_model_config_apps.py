@@ -219,8 +219,18 @@ def test_the_agent_node_gets_the_strategy_tools_and_iterations() -> None:
         ("agent-chat", {"agent_mode": {"strategy": "plan_and_execute"}}, "model_config.agent_mode.strategy"),
         (
             "chat",
+            {"dataset_configs": {"datasets": {"datasets": [{"dataset": {"enabled": True}}]}}},
+            "model_config.dataset_configs.datasets.datasets[0].dataset.id",
+        ),
+        (
+            "chat",
+            {"dataset_configs": {"retrieval_model": "all", "datasets": {"datasets": [{"dataset": {"id": "d"}}]}}},
+            "model_config.dataset_configs.retrieval_model",
+        ),
+        (
+            "completion",
             {"dataset_configs": {"datasets": {"datasets": [{"dataset": {"id": "d"}}]}}},
-            "model_config.dataset_configs",
+            "model_config.dataset_query_variable",
         ),
         ("chat", {"user_input_form": [{"slider": {"variable": "x"}}]}, "model_config.user_input_form[0]"),
         (
@@ -291,3 +301,77 @@ async def test_a_workflow_checks_files_only_against_upload_limits_it_sets(superv
         await limited.run(RunRequest(files=[image]))
     unlimited = App.from_dsl(load_dsl(head + graph), factory)
     assert (await unlimited.run(RunRequest(files=[image]))).status == "succeeded"
+
+
+# -- knowledge (APP-RETRIEVAL-SETTINGS, NODE-KNOWLEDGE-RETRIEVAL) -------------------------------------
+
+
+def datasets(*ids: str, **settings: Any) -> dict[str, Any]:
+    """``dataset_configs`` as Dify's chat apps write it."""
+    return {**settings, "datasets": {"datasets": [{"dataset": {"enabled": True, "id": i}} for i in ids]}}
+
+
+def test_a_chat_app_with_knowledge_retrieves_before_the_model_and_reads_the_result_as_context() -> None:
+    """start → knowledge-retrieval (``sys.query``) → llm (context on) → answer; a simple prompt gets
+    Dify's context instructions before ``pre_prompt``; multiple-mode settings carry over, the rerank
+    model in the node's ``{provider, model}`` shape."""
+    dataset_configs = datasets(
+        "ds-1", "ds-2", retrieval_model="multiple", top_k=5, score_threshold_enabled=True, score_threshold=0.3,
+        reranking_enabled=True, reranking_mode="reranking_model",
+        reranking_model={"reranking_provider_name": "fake", "reranking_model_name": "fake-rerank"},
+    )
+    nodes, edges = compile_model_config("chat", config(pre_prompt="Be brief.", dataset_configs=dataset_configs))
+    assert [n["id"] for n in nodes] == ["start", "knowledge", "model", "answer"]
+    assert [(e["source"], e["target"]) for e in edges] == [("start", "knowledge"), ("knowledge", "model"),
+                                                           ("model", "answer")]
+    knowledge = nodes[1]["data"]
+    assert knowledge["type"] == "knowledge-retrieval"
+    assert knowledge["dataset_ids"] == ["ds-1", "ds-2"]
+    assert knowledge["query_variable_selector"] == ["sys", "query"]
+    assert knowledge["retrieval_mode"] == "multiple"
+    assert knowledge["multiple_retrieval_config"] == {
+        "top_k": 5, "score_threshold": 0.3, "reranking_enable": True, "reranking_mode": "reranking_model",
+        "reranking_model": {"provider": "fake", "model": "fake-rerank"}, "weights": None,
+    }
+    llm = nodes[2]["data"]
+    assert llm["context"] == {"enabled": True, "variable_selector": ["knowledge", "result"]}
+    (system,) = llm["prompt_template"]
+    assert system["role"] == "system"
+    assert system["text"].startswith("Use the following context as your learned knowledge")
+    assert "<context>\n{{#context#}}\n</context>" in system["text"]
+    assert system["text"].endswith("\nBe brief.")
+
+
+def test_single_retrieval_picks_with_the_apps_model_and_reranking_without_a_model_is_off() -> None:
+    nodes, _ = compile_model_config("chat", config(dataset_configs=datasets("ds-1", retrieval_model="single")))
+    assert nodes[1]["data"]["single_retrieval_config"] == {"model": config()["model"]}
+    nodes, _ = compile_model_config("chat", config(dataset_configs=datasets("ds-1", reranking_enable=True)))
+    assert nodes[1]["data"]["multiple_retrieval_config"]["reranking_enable"] is False
+
+
+def test_a_completion_app_searches_its_dataset_query_variable() -> None:
+    form = [{"paragraph": {"variable": "topic", "label": "Topic"}}]
+    nodes, _ = compile_model_config("completion", config(
+        user_input_form=form, dataset_query_variable="topic", dataset_configs=datasets("ds-1"),
+    ))
+    assert nodes[1]["data"]["query_variable_selector"] == ["start", "topic"]
+
+
+def test_an_agent_gets_the_knowledge_as_its_context_and_old_dataset_tools_are_knowledge_bases() -> None:
+    """Old agent apps list knowledge bases among their tools (``{dataset: {enabled, id}}``): they join
+    ``dataset_configs``' own and are not offered as tools."""
+    tools = [{"dataset": {"enabled": True, "id": "ds-tool"}},
+             {"provider_id": "time", "provider_type": "builtin", "tool_name": "current_time", "enabled": True}]
+    nodes, _ = compile_model_config("agent-chat", config(
+        agent_mode={"enabled": True, "strategy": "function_call", "tools": tools}, dataset_configs=datasets("ds-1"),
+    ))
+    assert nodes[1]["data"]["dataset_ids"] == ["ds-1", "ds-tool"]
+    agent = nodes[2]["data"]["agent_parameters"]
+    assert agent["context"] == {"type": "variable", "value": ["knowledge", "result"]}
+    assert [t["tool_name"] for t in agent["tools"]["value"]] == ["current_time"]
+
+
+def test_disabled_knowledge_bases_are_not_searched() -> None:
+    off = {"datasets": {"datasets": [{"dataset": {"enabled": False, "id": "ds-1"}}]}}
+    nodes, _ = compile_model_config("chat", config(dataset_configs=off))
+    assert [n["data"]["type"] for n in nodes] == ["start", "llm", "answer"]

@@ -22,6 +22,7 @@ from .console import console_routes
 from .errors import ApiError, exception_handlers
 from .files import FILE_ROUTES
 from .guards import RejectNul
+from .knowledge import knowledge_routes
 from .openapi import console_openapi
 from .service.routes import service_routes
 from .service.state import ServiceState
@@ -62,6 +63,11 @@ def create_app(
             app.state.supervisor = sup
             app.state.service = await _service_state(settings, sup, db)
             stack.push_async_callback(_drain, app.state.service)
+            knowledge = app.state.service.knowledge
+            if knowledge is not None:
+                await knowledge.start()
+                # Stopped before the runs are drained and the database goes: its jobs use both.
+                stack.push_async_callback(knowledge.stop)
             yield
 
     def require_admin(request: Request) -> None:
@@ -88,7 +94,7 @@ def create_app(
             Route("/health", health, methods=["GET"]),
             Route("/admin/api/plugins", plugins, methods=["GET"]),
             Route("/console/api/openapi.json", console_openapi, methods=["GET"]),
-            Mount("/v1", routes=service_routes()),
+            Mount("/v1", routes=[*service_routes(), *knowledge_routes()]),
             Mount("/console/api", routes=console_routes()),
             *FILE_ROUTES,
         ],
@@ -102,6 +108,8 @@ async def _service_state(settings: Settings, supervisor: PluginSupervisor, db: D
     """The Service API's shared state: conversation memory and stored files served to the plugins
     from the database, apps compiled against the installed node types."""
     from ..files import FileService, FileSigner, PluginStorage
+    from ..knowledge.app_retrieval import AppRetrieval
+    from ..knowledge.runtime import build_knowledge_runtime
     from ..plugins.node_factory import PluginNodeFactory
     from ..store import SqlConversationHistory, SqlFileRecordStore
     from ..tenancy import SecretCipher
@@ -115,9 +123,13 @@ async def _service_state(settings: Settings, supervisor: PluginSupervisor, db: D
         FileSigner(derive_key(cipher.server_secret(), "file-urls")),
     )
     supervisor.services.files = files
+    knowledge = build_knowledge_runtime(settings, supervisor, db, files, cipher)
+    # Nodes retrieve through the kernel (``retrieve_knowledge``), over the same retriever as the API.
+    supervisor.services.knowledge = AppRetrieval(db, knowledge.retriever, supervisor)
     return ServiceState(
         db=db, supervisor=supervisor, cipher=cipher, factory=PluginNodeFactory(supervisor), files=files,
         max_active_requests=settings.server.app_max_active_requests,
+        knowledge=knowledge,
     )
 
 

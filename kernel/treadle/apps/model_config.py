@@ -11,6 +11,17 @@ engine runs all five modes (APP-CHATBOT, APP-AGENT, APP-TEXTGEN):
 - ``agent-chat``: start → agent → answer. The agent runs ``agent_mode.strategy`` (``function_call``
   or ``react``) over the app's enabled tools for at most ``agent_mode.max_iteration`` rounds.
 
+Knowledge (APP-RETRIEVAL-SETTINGS, NODE-KNOWLEDGE-RETRIEVAL): when ``dataset_configs.datasets``
+enables knowledge bases (or, in old agent apps, ``agent_mode.tools`` lists ``dataset`` entries), a
+``knowledge-retrieval`` node runs between start and the model, searching for ``sys.query`` (a
+completion app: the form field ``dataset_query_variable``). ``dataset_configs.retrieval_model``
+``multiple`` pools every knowledge base (``top_k``, ``score_threshold`` when
+``score_threshold_enabled``, ``reranking_enabled`` / ``reranking_mode`` / ``reranking_model`` /
+``weights``); ``single`` lets the app's model pick one. Its ``result`` is the llm node's context: a
+simple prompt gets Dify's context instructions before ``pre_prompt``, an advanced prompt places
+``{{#context#}}`` itself; the agent gets it as its ``context``. The chunks the llm node read become
+the answer's citations.
+
 Prompt variables (APP-PROMPT-VARS) are written ``{{name}}``; each one the input form declares becomes
 a reference to the Start node's value (``{{#start.name#}}``), ``{{#query#}}`` becomes ``{{#sys.query#}}``.
 The opening statement and the other features are not part of the graph (see :mod:`treadle.apps.features`).
@@ -22,9 +33,19 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ANSWER_NODE", "MODEL_NODE", "START_NODE", "ModelConfigError", "compile_model_config", "form_variables"]
+__all__ = [
+    "ANSWER_NODE",
+    "KNOWLEDGE_NODE",
+    "MODEL_NODE",
+    "START_NODE",
+    "ModelConfigError",
+    "compile_model_config",
+    "form_variables",
+]
 
 START_NODE = "start"
+#: The knowledge-retrieval node, present when the app uses knowledge bases.
+KNOWLEDGE_NODE = "knowledge"
 #: The node that calls the model: the llm node, or the agent node of agent-chat apps.
 MODEL_NODE = "model"
 ANSWER_NODE = "answer"
@@ -52,6 +73,17 @@ _STRATEGIES = {
     "react_router": "ReAct",
 }
 _PROMPT_VARIABLE = re.compile(r"\{\{([a-zA-Z_][a-zA-Z0-9_]{0,29})\}\}")
+#: What a simple prompt says before ``pre_prompt`` when the app uses knowledge: Dify's own words
+#: (``context_prompt`` of its prompt templates), so imported apps prompt their models as they did.
+CONTEXT_PROMPT = (
+    "Use the following context as your learned knowledge, inside <context></context> XML tags.\n\n"
+    "<context>\n{{#context#}}\n</context>\n\n"
+    "When answer to user:\n"
+    "- If you don't know, just say that you don't know.\n"
+    "- If you don't know when you are not sure, ask for clarification.\n"
+    "Avoid mentioning that you obtained the information from the context.\n"
+    "And answer according to the language of the user's question.\n"
+)
 
 
 class ModelConfigError(ValueError):
@@ -141,8 +173,11 @@ def _vision(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _llm_prompt(mode: str, config: Mapping[str, Any], names: frozenset[str]) -> list[dict[str, Any]] | dict[str, Any]:
-    """The llm node's ``prompt_template`` for a chat or completion app (simple or advanced prompt)."""
+def _llm_prompt(
+    mode: str, config: Mapping[str, Any], names: frozenset[str], *, knowledge: bool = False
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """The llm node's ``prompt_template`` for a chat or completion app (simple or advanced prompt);
+    with ``knowledge``, a simple prompt starts with the context instructions."""
     model_mode = _model(config)["mode"]
     if config.get("prompt_type") == "advanced":
         if model_mode == "completion":
@@ -158,6 +193,8 @@ def _llm_prompt(mode: str, config: Mapping[str, Any], names: frozenset[str]) -> 
             template.append({"role": message.get("role") or "user", "text": text})
         return template
     pre_prompt = _prompt_text(config.get("pre_prompt"), "model_config.pre_prompt", names)
+    if knowledge:
+        pre_prompt = CONTEXT_PROMPT + pre_prompt
     if model_mode == "completion":
         if mode == "completion":
             return {"text": pre_prompt}
@@ -176,7 +213,7 @@ def _agent_tools(agent_mode: Mapping[str, Any]) -> list[dict[str, Any]]:
         path = f"model_config.agent_mode.tools[{index}]"
         tool = _mapping(tool, path, required=True)
         if "dataset" in tool:
-            raise ModelConfigError("knowledge bases as agent tools are not supported yet (issue 6)", path)
+            continue  # a knowledge base, searched by the knowledge-retrieval node (see _dataset_ids)
         if not tool.get("enabled", True) or tool.get("isDeleted"):
             continue
         settings = {
@@ -195,6 +232,94 @@ def _agent_tools(agent_mode: Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return tools
+
+
+def _dataset_ids(config: Mapping[str, Any]) -> list[str]:
+    """The enabled knowledge bases: ``dataset_configs.datasets.datasets[].dataset``, then the
+    ``dataset`` entries old agent apps list among their tools."""
+    path = "model_config.dataset_configs.datasets.datasets"
+    dataset_configs = _mapping(config.get("dataset_configs"), "model_config.dataset_configs")
+    listed = _list(_mapping(dataset_configs.get("datasets"), "model_config.dataset_configs.datasets").get("datasets"),
+                   path)
+    entries = [(f"{path}[{i}]", entry) for i, entry in enumerate(listed)]
+    agent_mode = _mapping(config.get("agent_mode"), "model_config.agent_mode")
+    tools = _list(agent_mode.get("tools"), "model_config.agent_mode.tools")
+    entries += [(f"model_config.agent_mode.tools[{i}]", t) for i, t in enumerate(tools)
+                if isinstance(t, Mapping) and "dataset" in t]
+    found: list[str] = []
+    for where, entry in entries:
+        dataset = _mapping(_mapping(entry, where, required=True).get("dataset"), f"{where}.dataset", required=True)
+        dataset_id = dataset.get("id")
+        if not isinstance(dataset_id, str) or not dataset_id:
+            raise ModelConfigError("a knowledge base entry needs its id", f"{where}.dataset.id")
+        if dataset.get("enabled", True) and dataset_id not in found:
+            found.append(dataset_id)
+    return found
+
+
+def _reranking_model(raw: Any) -> dict[str, str] | None:
+    """``{reranking_provider_name, reranking_model_name}`` as the node's ``{provider, model}``."""
+    model = _mapping(raw, "model_config.dataset_configs.reranking_model")
+    provider, name = model.get("reranking_provider_name"), model.get("reranking_model_name")
+    if isinstance(provider, str) and provider and isinstance(name, str) and name:
+        return {"provider": provider, "model": name}
+    return None
+
+
+def _knowledge_node(mode: str, config: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any] | None:
+    """The knowledge-retrieval node's ``data`` for the app's knowledge bases, or None without any."""
+    dataset_ids = _dataset_ids(config)
+    if not dataset_ids:
+        return None
+    path = "model_config.dataset_configs"
+    raw = _mapping(config.get("dataset_configs"), path)
+    if mode == "completion":
+        variable = config.get("dataset_query_variable")
+        if not isinstance(variable, str) or variable not in names:
+            raise ModelConfigError(
+                "a completion app with knowledge bases needs the input form field whose text is searched",
+                "model_config.dataset_query_variable",
+            )
+        query: list[str] = [START_NODE, variable]
+    else:
+        query = ["sys", "query"]
+    strategy = raw.get("retrieval_model") or "multiple"
+    if strategy not in ("single", "multiple"):
+        raise ModelConfigError(f"must be single or multiple, not {strategy!r}", f"{path}.retrieval_model")
+    data: dict[str, Any] = {
+        "type": "knowledge-retrieval",
+        "title": "Knowledge Retrieval",
+        "dataset_ids": dataset_ids,
+        "query_variable_selector": query,
+        "retrieval_mode": strategy,
+        "metadata_filtering_mode": raw.get("metadata_filtering_mode") or "disabled",
+    }
+    if strategy == "single":
+        data["single_retrieval_config"] = {"model": _model(config)}
+    else:
+        reranking_model = _reranking_model(raw.get("reranking_model"))
+        # Dify's apps write ``reranking_enabled`` (some exports ``reranking_enable``); on without a
+        # model to rerank with, Dify reranks nothing, so neither does the node.
+        enabled = raw.get("reranking_enabled", raw.get("reranking_enable", True))
+        reranking_mode = raw.get("reranking_mode") or "reranking_model"
+        weights = raw.get("weights")
+        if reranking_mode == "reranking_model" and reranking_model is None:
+            enabled = False
+        if reranking_mode == "weighted_score" and weights is None:
+            enabled = False
+        data["multiple_retrieval_config"] = {
+            "top_k": raw.get("top_k") or 4,
+            "score_threshold": raw.get("score_threshold") if raw.get("score_threshold_enabled") else None,
+            "reranking_enable": bool(enabled),
+            "reranking_mode": reranking_mode,
+            "reranking_model": reranking_model,
+            "weights": weights,
+        }
+    if raw.get("metadata_model_config") is not None:
+        data["metadata_model_config"] = raw["metadata_model_config"]
+    if raw.get("metadata_filtering_conditions") is not None:
+        data["metadata_filtering_conditions"] = raw["metadata_filtering_conditions"]
+    return data
 
 
 def _agent_node(config: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:
@@ -230,24 +355,23 @@ def compile_model_config(mode: str, config: Mapping[str, Any]) -> tuple[list[dic
     completion app. Raises :class:`ModelConfigError` naming the field that cannot be used."""
     if mode not in ("chat", "agent-chat", "completion"):
         raise ModelConfigError(f"a model_config app is chat, agent-chat or completion, not {mode!r}", "app.mode")
-    datasets = _mapping(
-        _mapping(config.get("dataset_configs"), "model_config.dataset_configs").get("datasets"),
-        "model_config.dataset_configs.datasets",
-    )
-    if _list(datasets.get("datasets"), "model_config.dataset_configs.datasets.datasets"):
-        raise ModelConfigError("knowledge bases are not supported yet (issue 6)", "model_config.dataset_configs")
     variables = form_variables(config)
     names = frozenset(str(v["variable"]) for v in variables)
     start = {"id": START_NODE, "data": {"type": "start", "title": "Start", "variables": variables}}
+    knowledge = _knowledge_node(mode, config, names)
+    context = [KNOWLEDGE_NODE, "result"] if knowledge is not None else []
     if mode == "agent-chat":
-        model_node = {"id": MODEL_NODE, "data": _agent_node(config, names)}
+        agent = _agent_node(config, names)
+        if knowledge is not None:
+            agent["agent_parameters"]["context"] = {"type": "variable", "value": context}
+        model_node = {"id": MODEL_NODE, "data": agent}
     else:
         data: dict[str, Any] = {
             "type": "llm",
             "title": "LLM",
             "model": _model(config),
-            "prompt_template": _llm_prompt(mode, config, names),
-            "context": {"enabled": False, "variable_selector": []},
+            "prompt_template": _llm_prompt(mode, config, names, knowledge=knowledge is not None),
+            "context": {"enabled": knowledge is not None, "variable_selector": context},
             "vision": _vision(config),
             "variables": [],
         }
@@ -258,8 +382,14 @@ def compile_model_config(mode: str, config: Mapping[str, Any]) -> tuple[list[dic
         "id": ANSWER_NODE,
         "data": {"type": "answer", "title": "Answer", "answer": f"{{{{#{MODEL_NODE}.text#}}}}"},
     }
-    edges = [
-        {"id": "start-model", "source": START_NODE, "target": MODEL_NODE, "sourceHandle": "source"},
-        {"id": "model-answer", "source": MODEL_NODE, "target": ANSWER_NODE, "sourceHandle": "source"},
-    ]
-    return [start, model_node, answer], edges
+    nodes = [start, model_node, answer]
+    edges = [{"id": "model-answer", "source": MODEL_NODE, "target": ANSWER_NODE, "sourceHandle": "source"}]
+    if knowledge is None:
+        edges.insert(0, {"id": "start-model", "source": START_NODE, "target": MODEL_NODE, "sourceHandle": "source"})
+    else:
+        nodes.insert(1, {"id": KNOWLEDGE_NODE, "data": knowledge})
+        edges[:0] = [
+            {"id": "start-knowledge", "source": START_NODE, "target": KNOWLEDGE_NODE, "sourceHandle": "source"},
+            {"id": "knowledge-model", "source": KNOWLEDGE_NODE, "target": MODEL_NODE, "sourceHandle": "source"},
+        ]
+    return nodes, edges

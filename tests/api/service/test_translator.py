@@ -352,3 +352,14 @@ def test_builders_for_events_the_engine_does_not_make() -> None:
 def test_a_context_missing_what_its_mode_needs_is_refused(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         context(fields.pop("mode"), **fields)
+
+
+def test_a_chunk_two_llm_nodes_read_is_cited_once() -> None:
+    """API-SSE-MSG-END: citations gather over the run's LLM nodes; the same segment is listed once."""
+    other = {**RESOURCE, "position": 2, "segment_id": "0b9ad1a2-5c1e-4f53-8d55-3d7b8e9f0a11", "content": "iPhone 14"}
+    translator = EventTranslator(context("advanced-chat"))
+    second = ev.NodeSucceeded(RUN, node_id="llm2", node_type="llm", outputs={"text": "", "usage": USAGE},
+                              process_data={"retriever_resources": [RESOURCE, other]}, elapsed=0.1)
+    sent = feed(translator, ev.RunStarted(RUN), llm_done(), second, ev.RunSucceeded(RUN, steps=3, elapsed=1.0))
+    (end,) = [e for e in sent if e["event"] == "message_end"]
+    assert end["metadata"]["retriever_resources"] == [RESOURCE, other]

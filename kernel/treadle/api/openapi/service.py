@@ -1,6 +1,6 @@
-"""The Service API's OpenAPI document (``/v1/openapi.json``): every app endpoint of spec section 1.2
-(the Knowledge API and the spec-only human-input and event-resume endpoints aside), with Dify's
-documented response shapes (reference/dify-docs, spec sections 1.2 and 1.3).
+"""The Service API's OpenAPI document (``/v1/openapi.json``): every endpoint of spec section 1.2 (the
+spec-only human-input and event-resume endpoints aside; the Knowledge API's rows are in
+:mod:`.knowledge`), with Dify's documented response shapes (reference/dify-docs, spec sections 1.2 and 1.3).
 
 The table :data:`OPERATIONS` is the document: add a row when a route is added.
 """
@@ -56,6 +56,7 @@ from .builder import (
     obj,
     ref,
 )
+from .knowledge import KNOWLEDGE_OPERATIONS, KNOWLEDGE_SCHEMAS
 
 __all__ = ["OPERATIONS", "SCHEMAS", "service_document"]
 
@@ -686,8 +687,9 @@ _SECURITY = {
     "ApiKeyAuth": {
         "type": "http",
         "scheme": "bearer",
-        "description": "`Authorization: Bearer {API_KEY}`: the app's API key, which also selects the app "
-                       "(API-COMMON-AUTH).",
+        "description": "`Authorization: Bearer {API_KEY}`: the app's API key, which also selects the app; on "
+                       "the Knowledge API (`/datasets`, `/workspaces/current/models`), the workspace's knowledge "
+                       "key (API-COMMON-AUTH).",
     },
 }
 
@@ -701,7 +703,8 @@ _DESCRIPTION = (
 def _document() -> str:
     document = build_document(
         title="Treadle Service API", version=__version__, description=_DESCRIPTION, server="/v1",
-        operations=OPERATIONS, schemas=SCHEMAS, security_schemes=_SECURITY,
+        operations=(*OPERATIONS, *KNOWLEDGE_OPERATIONS), schemas={**SCHEMAS, **KNOWLEDGE_SCHEMAS},
+        security_schemes=_SECURITY,
     )
     return json.dumps(document)
 

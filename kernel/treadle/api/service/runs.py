@@ -147,6 +147,8 @@ class RunExecution:
             message_id=self.message_id,
             conversation_id=self.conversation_id,
             created_by=created_by,
+            # Dify lists the knowledge an answer drew on only when the app shows citations.
+            retriever_resources=plan.loaded.app.features.retriever_resource,
         ))
         request = RunRequest(
             inputs=dict(plan.inputs),

@@ -54,6 +54,7 @@ from . import errors
 if TYPE_CHECKING:
     from ...files import FileService
     from ...graph import WorkflowRun
+    from ...knowledge.runtime import KnowledgeRuntime
     from ...plugins import PluginSupervisor
     from ...plugins.node_factory import PluginNodeFactory
 
@@ -328,6 +329,8 @@ class ServiceState:
     #: Requests one app may run at once unless the app says otherwise; 0: no limit
     #: (APP_MAX_ACTIVE_REQUESTS, ``[server] app_max_active_requests``).
     max_active_requests: int = 0
+    #: Knowledge bases: indexing, vectors and retrieval (None: this server keeps none).
+    knowledge: KnowledgeRuntime | None = None
     #: Background work the routes started and must not lose (runs whose client went away).
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     #: Keys recently authenticated, by digest.

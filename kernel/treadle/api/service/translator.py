@@ -310,7 +310,7 @@ class EventTranslator:
         if process_data is not None and self.context.retriever_resources:
             found = process_data.get("retriever_resources")
             if isinstance(found, list):
-                self.retriever_resources.extend(dict(r) for r in found if isinstance(r, Mapping))
+                self._cite([r for r in found if isinstance(r, Mapping)])
         if not send:
             return []
         if execution.node_type in _CONTAINERS:
@@ -336,6 +336,17 @@ class EventTranslator:
             "files": [f for f in files if isinstance(f, Mapping)] if isinstance(files, list) else [],
         }
         return [body]
+
+    def _cite(self, resources: list[Mapping[str, Any]]) -> None:
+        """Keep the knowledge chunks a node read (an LLM node's context) for ``message_end``; a chunk
+        that two nodes read is cited once."""
+        cited = {(r.get("dataset_id"), r.get("segment_id")) for r in self.retriever_resources if r.get("segment_id")}
+        for resource in resources:
+            key = (resource.get("dataset_id"), resource.get("segment_id"))
+            if resource.get("segment_id") and key in cited:
+                continue
+            cited.add(key)
+            self.retriever_resources.append(dict(resource))
 
     def _node_retry(self, event: ev.NodeRetrying) -> Payload:
         execution = self._execution(event.node_id, event.node_type, event.scope)
