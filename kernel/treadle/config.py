@@ -94,10 +94,17 @@ class JobsSettings(_Section):
     #: ``inline`` runs jobs in the server process; ``redis`` uses Dramatiq on Redis.
     broker: Literal["inline", "redis"] = "inline"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Prefix of the queue's Redis keys, so that several installs can share one Redis.
+    redis_namespace: str = Field(default="treadle", min_length=1)
 
 
 class VectorSettings(_Section):
+    #: The vector store plugin new knowledge bases are indexed into (SH-ENV-VECTOR); a dataset keeps
+    #: the store it was indexed with.
     store: str = "faiss"
+    #: The store's settings, passed with every call (faiss ``path``; pgvector ``dsn``; Qdrant ``url``
+    #: or ``path``); unset fields take the kernel's defaults under ``$TREADLE_HOME/vectors``.
+    config: dict[str, Any] = Field(default_factory=dict)
 
 
 class ModelSettings(_Section):

@@ -29,9 +29,9 @@ CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dify-dsl"
 MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text()) if CORPUS.is_dir() else {"files": []}
 FILES = {entry["name"]: entry for entry in MANIFEST["files"]}
 
-#: Node types that later issues bring (knowledge: issue 6). A file may miss these and still pass the
-#: import check.
-LATER_NODE_TYPES = frozenset({"knowledge-retrieval"})
+#: Node types that later issues bring. A file may miss these and still pass the import check (none
+#: left: issue 6 brought ``knowledge-retrieval``).
+LATER_NODE_TYPES: frozenset[str] = frozenset()
 
 #: Inputs for the files that run, as a user would give them.
 RUN_INPUTS: dict[str, dict[str, Any]] = {

@@ -21,19 +21,22 @@ def test_first_party_plugins_share_one_host_process_by_default() -> None:
         "basic-tools",
         "code-node",
         "doc-extractor",
+        "faiss-store",
         "fake",
         "http-node",
         "json-process",
         "local-embeddings",
         "local-storage",
         "openapi-tools",
+        "pgvector-store",
+        "qdrant-store",
         "schedule-trigger",
         "text-tools",
         "webscraper",
     ]
     assert layout(groups)[FIRST_PARTY_GROUP] == (False, first_party_out_of_process)
     # DESIGN.md default placement, and the network model providers (bench/model_stream.py)
-    inline = ["agent-nodes", "anthropic", "core-nodes", "llm-nodes", "openai-compat"]
+    inline = ["agent-nodes", "anthropic", "core-nodes", "knowledge-nodes", "llm-nodes", "openai-compat"]
     assert layout(groups)["inline"] == (True, inline)
     (first_party,) = [group for group in groups if group.name == FIRST_PARTY_GROUP]
     specs = {spec.name: spec for spec in first_party.plugins}

@@ -26,7 +26,7 @@ from support.databases import migrated_database
 
 #: The plugins the Service API tests run with, all inline (fast to start, same code paths).
 INLINE_PLUGINS = (
-    "core-nodes", "llm-nodes", "agent-nodes", "fake", "basic-tools", "local-storage",
+    "core-nodes", "llm-nodes", "knowledge-nodes", "agent-nodes", "fake", "basic-tools", "local-storage",
 )
 
 

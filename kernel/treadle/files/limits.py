@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "DATASET_EXTENSIONS",
     "DOCUMENT_EXTENSIONS",
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
@@ -29,6 +30,9 @@ DOCUMENT_EXTENSIONS = frozenset(
         ".properties", ".doc", ".docx", ".csv", ".eml", ".msg", ".pptx", ".xml", ".epub",
     }
 )  # fmt: skip
+#: What a knowledge base accepts as a document upload: Dify's document types, and the structured-data
+#: files the extractor also reads (issue 6 asks for JSON).
+DATASET_EXTENSIONS = DOCUMENT_EXTENSIONS | {".json", ".yaml", ".yml"}
 
 #: Field -> Dify's environment variable.
 _ENV_NAMES = {

@@ -30,7 +30,7 @@ from .errors import (
     TooManyFiles,
     UnsupportedFileType,
 )
-from .limits import DOCUMENT_EXTENSIONS, UploadLimits
+from .limits import DATASET_EXTENSIONS, UploadLimits
 from .records import FileRecord, FileRecordStore
 from .signing import FILE_PREVIEW, IMAGE_PREVIEW, FileSigner
 from .storage import PluginStorage
@@ -108,10 +108,10 @@ class FileService:
         extension = normalize_extension(posixpath.splitext(filename)[1])
         if extension in self.limits.blocked_extensions:
             raise UnsupportedFileType(f"files with the extension {extension} are not accepted", extension=extension)
-        if source == "datasets" and extension not in DOCUMENT_EXTENSIONS:
+        if source == "datasets" and extension not in DATASET_EXTENSIONS:
             raise UnsupportedFileType(
                 f"{filename!r} is not a document a knowledge base can index "
-                f"(accepted: {', '.join(sorted(DOCUMENT_EXTENSIONS))})",
+                f"(accepted: {', '.join(sorted(DATASET_EXTENSIONS))})",
                 extension=extension,
             )
         kind = file_type_of(extension, mime)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pydantic import ValidationError
 from treadle_sdk.context import KERNEL_METHODS
 from treadle_sdk.errors import (
     PluginInvalidArgument,
@@ -24,6 +25,7 @@ from treadle_sdk.errors import (
     PluginUnauthenticated,
     PluginUnimplemented,
 )
+from treadle_sdk.knowledge import KnowledgeQuery
 
 from ..files.errors import FileServiceError, FileTooLarge, NoSuchFile
 from .kv import KVStore
@@ -37,6 +39,7 @@ __all__ = [
     "InvocationScope",
     "InvokeFn",
     "KernelServices",
+    "KnowledgeService",
     "ModelService",
     "ToolService",
 ]
@@ -100,6 +103,13 @@ class FileSource(Protocol):
     def read(self, tenant_id: str, file_id: str, *, max_bytes: int | None = None) -> AsyncIterator[bytes]: ...
 
 
+class KnowledgeService(Protocol):
+    """Retrieval from a workspace's knowledge bases for plugins (treadle.knowledge.app_retrieval):
+    the chunks found, as citation objects (:mod:`treadle_sdk.knowledge`)."""
+
+    async def retrieve(self, tenant_id: str, query: KnowledgeQuery, *, depth: int) -> list[dict[str, Any]]: ...
+
+
 class KernelServices:
     """Serves Kernel calls from plugins, checking each one's token and scope."""
 
@@ -119,6 +129,8 @@ class KernelServices:
         self.tools: ToolService | None = None
         #: Stored files nodes may read (``read_file``); the server sets its file service here.
         self.files: FileSource | None = None
+        #: Knowledge retrieval (``retrieve_knowledge``); the server sets it once its knowledge runtime runs.
+        self.knowledge: KnowledgeService | None = None
         self._invoke: InvokeFn | None = None
         self._scopes: dict[str, InvocationScope] = {}
         # Tokens are a random prefix plus a counter: unique, and cheap to make on every call. They
@@ -277,6 +289,21 @@ class KernelServices:
             raise PluginUnimplemented("this server has no app runtime to invoke apps with", plugin=scope.plugin)
         async for event in self.apps.invoke_app(scope.tenant_id, payload):
             yield event
+
+    # -- knowledge ----------------------------------------------------------------------------------
+
+    async def _retrieve_knowledge(self, scope: InvocationScope, payload: dict[str, Any]) -> AsyncIterator[Any]:
+        try:
+            query = KnowledgeQuery.model_validate(payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']) or 'payload'}: {error['msg']}" for error in exc.errors()
+            )
+            raise PluginInvalidArgument(f"retrieve_knowledge: {problems}", plugin=scope.plugin) from None
+        self._nested(scope)
+        if self.knowledge is None:
+            raise PluginUnimplemented("this kernel has no knowledge bases to retrieve from", plugin=scope.plugin)
+        yield await self.knowledge.retrieve(scope.tenant_id, query, depth=scope.depth + 1)
 
 
 _METHODS = frozenset(KERNEL_METHODS)

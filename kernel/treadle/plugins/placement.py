@@ -37,19 +37,23 @@ FIRST_PARTY_DISTRIBUTIONS = frozenset(
         "treadle-plugin-anthropic",
         "treadle-plugin-local-embeddings",
         "treadle-plugin-llm-nodes",
+        "treadle-plugin-knowledge-nodes",
         "treadle-plugin-openapi-tools",
         "treadle-plugin-agent-nodes",
         "treadle-plugin-json-process",
         "treadle-plugin-text-tools",
         "treadle-plugin-webscraper",
         "treadle-plugin-local-storage",
+        "treadle-plugin-faiss-store",
+        "treadle-plugin-pgvector-store",
+        "treadle-plugin-qdrant-store",
     }
 )
 
 #: First-party distributions that run inline unless placed otherwise (DESIGN.md, "Default placement",
 #: and the note on model providers in docs/plugins/placement.md):
-#: - the control-flow, llm-family and agent node types execute no foreign code and sit on the engine's
-#:   hot path;
+#: - the control-flow, llm-family, knowledge-retrieval and agent node types execute no foreign code
+#:   and sit on the engine's hot path;
 #: - the network model providers are our own async code that only speaks HTTP, and every streamed
 #:   chunk they relay out of process wakes two sleeping processes (measured by bench/model_stream.py:
 #:   +130-300 us per chunk on a VM, against a 50 us budget).
@@ -58,6 +62,7 @@ INLINE_BY_DEFAULT = frozenset(
         "treadle-plugin-core-nodes",
         "treadle-plugin-agent-nodes",
         "treadle-plugin-llm-nodes",
+        "treadle-plugin-knowledge-nodes",
         "treadle-plugin-openai-compat",
         "treadle-plugin-anthropic",
     }
