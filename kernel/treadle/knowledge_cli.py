@@ -253,9 +253,12 @@ def kb_ingest(
 
 
 async def _has_default_embedding(runtime: KnowledgeRuntime, caller: Caller) -> bool:
+    """Whether the workspace has a default embedding model; any other failure is the caller's to see."""
+    from .knowledge.errors import KnowledgeError
+
     try:
         await runtime.bases.embedding_model(caller.tenant_id, None, None)
-    except Exception:
+    except KnowledgeError:
         return False
     return True
 

@@ -207,10 +207,10 @@ async def test_external_datasets_in_retrieval(world: World, api: Any, tmp_path: 
         external_retrieval_model={"top_k": 3, "score_threshold": 0.5, "score_threshold_enabled": True},
     )  # fmt: skip
     async with PluginSupervisor(Settings.load(home=tmp_path), groups=[]) as supervisor:
-        retriever = Retriever(world.db, VectorStores(supervisor, Settings.load(home=tmp_path)),
-                              Embedder(world.db, supervisor), supervisor, world.apis)  # fmt: skip
-        found = await retriever.retrieve(world.tenant_id, [dataset.id], "What is Dify?", source="app", app_id="app-1")
-        await retriever.flush()
+        async with Retriever(world.db, VectorStores(supervisor, Settings.load(home=tmp_path)),
+                             Embedder(world.db, supervisor), supervisor, world.apis) as retriever:  # fmt: skip
+            found = await retriever.retrieve(world.tenant_id, [dataset.id], "What is Dify?", source="app",
+                                             app_id="app-1")  # fmt: skip
     assert [c.as_api_record() for c in found] == [
         {"content": r["content"], "title": r["title"], "score": r["score"], "metadata": r["metadata"]}
         for r in RECORDS[:2]
@@ -240,9 +240,9 @@ async def test_our_datasets_serve_the_contract(world: World, tmp_path: Path) -> 
         await index_vectors(world.db, vectors, embedder, dataset, rows)
         hidden = await add_dataset(world.db, world.tenant_id, "No API", enable_api=False)
         app = Starlette(routes=[Route("/v1/retrieval", external_retrieval, methods=["POST"])])
-        app.state.service = SimpleNamespace(
-            db=world.db, knowledge=SimpleNamespace(retriever=Retriever(world.db, vectors, embedder, supervisor)))
-        async with serving_here(app) as url:
+        retriever = Retriever(world.db, vectors, embedder, supervisor)
+        app.state.service = SimpleNamespace(db=world.db, knowledge=SimpleNamespace(retriever=retriever))
+        async with retriever, serving_here(app) as url:
             endpoint = url + "/v1"
             records = await world.apis.call(endpoint, issued.token, dataset.id, "Dify formats", top_k=1)
             assert len(records) == 1 and records[0].content == "Treadle speaks Dify formats."
@@ -277,9 +277,9 @@ async def test_given_settings_win_over_the_external_datasets_own(world: World, a
         external_knowledge_api_id=view.id, external_knowledge_id="kb-1",
         external_retrieval_model={"top_k": 1, "score_threshold": 0.9, "score_threshold_enabled": True},
     )  # fmt: skip
-    async with PluginSupervisor(Settings.load(home=tmp_path), groups=[]) as supervisor:
-        retriever = Retriever(world.db, VectorStores(supervisor, Settings.load(home=tmp_path)),
-                              Embedder(world.db, supervisor), supervisor, world.apis)  # fmt: skip
+    async with PluginSupervisor(Settings.load(home=tmp_path), groups=[]) as supervisor, \
+            Retriever(world.db, VectorStores(supervisor, Settings.load(home=tmp_path)),
+                      Embedder(world.db, supervisor), supervisor, world.apis) as retriever:  # fmt: skip
         own = await retriever.retrieve(world.tenant_id, [dataset.id], "q")
         assert [c.title for c in own] == ["about.txt"]
         assert service.requests[-1][1]["retrieval_setting"] == {"top_k": 1, "score_threshold": 0.9}

@@ -344,11 +344,11 @@ async def test_hybrid_search_finds_the_right_chunk_by_meaning(tmp_path: Path) ->
         dataset = await add_dataset(db, tenant_id, "Docs", embedding=("local_embeddings", "all-MiniLM-L6-v2"))
         docs = [await add_document(db, dataset, name, chunks) for name, chunks in GUIDE.items()]
         await index_vectors(db, vectors, embedder, dataset, *docs)
-        retriever = Retriever(db, vectors, embedder, supervisor)
         hybrid = method("hybrid_search", reranking_mode="weighted_score", top_k=3)
-        for question, (name, position) in QUESTIONS.items():
-            found = await retriever.retrieve(tenant_id, [dataset.id], question, hybrid)
-            best = found[0]
-            assert (best.title, best.segment.position if best.segment else None) == (name, position), question
+        async with Retriever(db, vectors, embedder, supervisor) as retriever:
+            for question, (name, position) in QUESTIONS.items():
+                found = await retriever.retrieve(tenant_id, [dataset.id], question, hybrid)
+                best = found[0]
+                assert (best.title, best.segment.position if best.segment else None) == (name, position), question
         async with db.session() as s:
             assert all(d.indexing_status == "completed" for d in await s.scalars(select(Document)))

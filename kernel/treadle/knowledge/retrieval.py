@@ -443,6 +443,13 @@ class Retriever:
         """Wait until the records of the retrievals so far are written."""
         await self.query_log.flush()
 
+    async def __aenter__(self) -> Retriever:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Leaving ``async with`` writes the log: its writer must not outlive the database."""
+        await self.flush()
+
     async def _unavailable(self, session: AsyncSession, dataset_id: str) -> set[str]:
         """:func:`_unavailable_documents`, remembered for a moment: it is only a narrowing of the
         searches (rows are checked again when loaded), so a document that changed state a moment ago

@@ -46,8 +46,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     settings = Settings.load(home=tmp_path / "home")
     plugins = (PluginSpec("core-nodes"), PluginSpec("llm-nodes"), PluginSpec("knowledge-nodes"), PluginSpec("fake"))
     try:
-        async with PluginSupervisor(settings, groups=[GroupPlan("inline", True, plugins)]) as supervisor:
-            retriever = Retriever(db, VectorStores(supervisor, settings), Embedder(db, supervisor), supervisor)
+        async with PluginSupervisor(settings, groups=[GroupPlan("inline", True, plugins)]) as supervisor, \
+                Retriever(db, VectorStores(supervisor, settings), Embedder(db, supervisor), supervisor) as retriever:
             supervisor.services.knowledge = AppRetrieval(db, retriever, supervisor)
             tenant_id = await add_tenant(db)
             routers = await add_dataset(db, tenant_id, "Routers", description="Router setup and troubleshooting",
@@ -65,7 +65,6 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
                 "Invoices are sent on the first day of the month; a reset of the billing date is free.",
             ], doc_metadata={"product": "billing", "year": 2024})
             yield World(supervisor, db, tenant_id, routers, billing, router_doc, modem_doc, invoice_doc)
-            await retriever.flush()  # its log writes finish before the database goes
     finally:
         await db.dispose()
 
