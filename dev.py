@@ -2,6 +2,8 @@
 
     python3 dev.py serve [treadle serve options]    set up, then start the server on the embedded defaults
     python3 dev.py test [pytest options]            set up, then run the whole test suite
+                                                    (in parallel, one pytest-xdist worker per CPU,
+                                                    unless the options say -n / --numprocesses)
 
 Setup makes ``.venv`` beside this file and installs every distribution of the workspace into it in
 editable mode; it is skipped while no ``pyproject.toml`` has changed since the last one.
@@ -71,7 +73,9 @@ def main() -> int:
     if command == "serve":
         argv = [str(VENV / "bin" / "treadle"), "serve", *rest]
     else:
-        argv = [str(python()), "-m", "pytest", *rest]
+        parallel = [] if any(a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses=")) for a in rest) \
+            else ["-n", "auto"]
+        argv = [str(python()), "-m", "pytest", *parallel, *rest]
     os.chdir(ROOT)
     if os.name == "nt":
         return subprocess.call(argv)

@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from support.corpus_table import record
 from treadle.apps import App, ModelConfigApp, RunRequest, WorkflowApp, check_dsl
 from treadle.config import Settings
 from treadle.graph.dsl import load_dsl
 from treadle.models import ModelMapping
 from treadle.plugins import PluginSupervisor
 from treadle.plugins.node_factory import PluginNodeFactory
-
-from .conftest import record
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dify-dsl"
 MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text()) if CORPUS.is_dir() else {"files": []}
