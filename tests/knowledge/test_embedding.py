@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from treadle.knowledge.embedding import Embedder, model_key, text_hash
 from treadle.knowledge.errors import ModelNotConfigured, ModelRequestFailed
 from treadle.store import EmbeddingCacheEntry
@@ -55,6 +55,28 @@ async def test_query_embeddings_are_cached_apart_from_documents(world: World) ->
     await world.embedder.embed(world.tenant_id, *MODEL, ["what is the refund policy?"], input_type="query")
     assert len(world.server.requests) == 2
     assert model_key(*MODEL, "query") == "openai_compat/embedder#query"
+
+
+async def test_recent_query_embeddings_are_answered_from_memory(world: World) -> None:
+    """A query asked again is answered without the database (its cache row gone here, so a read would
+    have to ask the model); the oldest of more than ``query_memory`` queries is forgotten."""
+    embedder = Embedder(world.db, world.supervisor, query_memory=2)
+    first = await embedder.embed(world.tenant_id, *MODEL, ["q1", "q2"], input_type="query")
+    async with world.db.session() as session:
+        await session.execute(delete(EmbeddingCacheEntry))
+    assert await embedder.embed(world.tenant_id, *MODEL, ["q2", "q1"], input_type="query") == first[::-1]
+    assert world.server.requests == [["q1", "q2"]]
+    await embedder.embed(world.tenant_id, *MODEL, ["q3"], input_type="query")  # q1 was used last: q2 goes
+    await embedder.embed(world.tenant_id, *MODEL, ["q1", "q3"], input_type="query")
+    assert world.server.requests == [["q1", "q2"], ["q3"]]
+    assert await embedder.embed(world.tenant_id, *MODEL, ["q2"], input_type="query") == [first[1]]
+    assert world.server.requests[-1] == ["q2"]
+    # Documents are not kept in memory: the cache is their only store.
+    await embedder.embed(world.tenant_id, *MODEL, ["doc"])
+    async with world.db.session() as session:
+        await session.execute(delete(EmbeddingCacheEntry))
+    await embedder.embed(world.tenant_id, *MODEL, ["doc"])
+    assert world.server.requests[-2:] == [["doc"], ["doc"]]
 
 
 async def test_answers_are_kept_when_a_later_batch_fails(world: World) -> None:

@@ -7,11 +7,16 @@ as soon as the model answers, before anything else is done with it. So a text is
 once: not again after a crash, nor when a chunk is re-enabled, edited back, or appears in another
 document. Query embeddings are cached under ``provider/model#query``: some models embed a query
 differently from a document (``input_type``).
+
+Query embeddings are also kept in memory, the most recent :data:`QUERY_MEMORY` of them (float32,
+1.5 KB each at 384 numbers): a query asked again, as users and hit tests do, costs no database read.
+A vector never changes for its model and text, so the memory needs no invalidation.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -27,12 +32,14 @@ from .errors import KnowledgeError, ModelNotConfigured, ModelRequestFailed
 if TYPE_CHECKING:
     from ..plugins import PluginSupervisor
 
-__all__ = ["DEFAULT_BATCH_SIZE", "Embedder", "model_key", "text_hash"]
+__all__ = ["DEFAULT_BATCH_SIZE", "QUERY_MEMORY", "Embedder", "model_key", "text_hash"]
 
 #: Texts sent to the model in one call.
 DEFAULT_BATCH_SIZE = 32
 #: Hashes looked up in one query (databases cap the parameters of a statement).
 _LOOKUP_BATCH = 500
+#: Query embeddings kept in memory per Embedder (least recently used first out).
+QUERY_MEMORY = 1024
 
 InputType = Literal["document", "query"]
 
@@ -55,12 +62,21 @@ class Embedder:
     next call is made.
     """
 
-    def __init__(self, db: Database, supervisor: PluginSupervisor, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        db: Database,
+        supervisor: PluginSupervisor,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        query_memory: int = QUERY_MEMORY,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.db = db
         self.supervisor = supervisor
         self.batch_size = batch_size
+        self.query_memory = query_memory
+        self._queries: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
     async def embed(
         self, tenant_id: str, provider: str, model: str, texts: Sequence[str], *, input_type: InputType = "document"
@@ -73,6 +89,12 @@ class Embedder:
         """
         key = model_key(provider, model, input_type)
         hashes = [text_hash(text) for text in texts]
+        if input_type == "query":
+            remembered = [self._queries.get((key, digest)) for digest in hashes]
+            if all(vector is not None for vector in remembered):
+                for digest in hashes:
+                    self._queries.move_to_end((key, digest))
+                return [vector.astype(float).tolist() for vector in remembered]  # type: ignore[union-attr]
         found = await self._cached(key, hashes)
         missing: dict[str, str] = {}
         for digest, text in zip(hashes, texts, strict=True):
@@ -84,7 +106,16 @@ class Embedder:
             vectors = await self._invoke(tenant_id, provider, model, [text for _, text in batch], input_type)
             await self._store(key, [digest for digest, _ in batch], vectors)
             found.update(zip((digest for digest, _ in batch), vectors, strict=True))
+        if input_type == "query":
+            self._remember(key, found)
         return [found[digest] for digest in hashes]
+
+    def _remember(self, key: str, vectors: dict[str, list[float]]) -> None:
+        for digest, vector in vectors.items():
+            self._queries[(key, digest)] = np.asarray(vector, dtype="<f4")
+            self._queries.move_to_end((key, digest))
+        while len(self._queries) > self.query_memory:
+            self._queries.popitem(last=False)
 
     async def _cached(self, key: str, hashes: Sequence[str]) -> dict[str, list[float]]:
         unique = list(dict.fromkeys(hashes))
