@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 from treadle.config import Settings
 from treadle.store import Database, DatabaseURLError, Tenant, async_url, upgrade_to_head
 
@@ -64,3 +66,32 @@ async def test_a_session_commits_on_success_and_rolls_back_on_error(db: Database
     async with db.session() as session:
         names = list(await session.scalars(text("SELECT name FROM tenants")))
     assert names == ["kept"]
+
+
+async def test_read_runs_a_synchronous_read_in_one_step_and_refuses_writes_on_sqlite(db: Database) -> None:
+    """Database.read (the retrieval's hot reads): sees what was committed; on SQLite it runs in a
+    worker thread on a query-only connection, so a write there is an error, not a silent change."""
+    async with db.session() as session:
+        session.add(Tenant(name="committed"))
+
+    def names(connection: Connection) -> tuple[list[str], bool]:
+        rows = list(connection.scalars(text("SELECT name FROM tenants")))
+        return rows, threading.current_thread() is threading.main_thread()
+
+    rows, on_main_thread = await db.read(names)
+    assert rows == ["committed"]
+    assert on_main_thread == (db.dialect != "sqlite")
+    if db.dialect == "sqlite":
+        with pytest.raises(OperationalError, match="readonly"):
+            await db.read(lambda connection: connection.execute(text("DELETE FROM tenants")))
+        async with db.session() as session:
+            assert list(await session.scalars(text("SELECT name FROM tenants"))) == ["committed"]
+
+
+async def test_read_on_an_in_memory_sqlite_database_uses_its_own_connection() -> None:
+    """Another connection would see another (empty) in-memory database: read runs on the engine's."""
+    async with Database("sqlite://") as db:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            await connection.execute(text("INSERT INTO t VALUES (7)"))
+        assert await db.read(lambda connection: connection.scalar(text("SELECT x FROM t"))) == 7

@@ -25,7 +25,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..store import Database
@@ -103,21 +103,24 @@ async def search_full_text(
         node_filter.document_ids is not None and not node_filter.document_ids
     ):  # fmt: skip
         return []
+    def search(connection: Connection) -> list[FullTextHit]:
+        return _search(connection, dataset_ids, terms, top_k, node_filter, keywords_only)
+
     if isinstance(session_or_db, Database):
-        async with session_or_db.session() as session:
-            return await _search(session, dataset_ids, terms, top_k, node_filter, keywords_only)
-    return await _search(session_or_db, dataset_ids, terms, top_k, node_filter, keywords_only)
+        # One step (Database.read): on SQLite a worker thread, so the search runs beside the vector search.
+        return await session_or_db.read(search)
+    return await session_or_db.run_sync(lambda session: search(session.connection()))
 
 
-async def _search(
-    session: AsyncSession,
+def _search(
+    connection: Connection,
     dataset_ids: Sequence[str],
     terms: list[str],
     top_k: int,
     node_filter: NodeFilter,
     keywords_only: bool,
 ) -> list[FullTextHit]:
-    dialect = session.get_bind().dialect.name
+    dialect = connection.dialect.name
     params: dict[str, Any] = {"dataset_ids": list(dataset_ids), "limit": top_k}
     expanding = ["dataset_ids"]
     conditions = ["n.dataset_id IN :dataset_ids"]
@@ -146,7 +149,7 @@ async def _search(
             f"CROSS JOIN knowledge_index_nodes AS n ON n.id = t.rowid WHERE {where} ORDER BY t.rank LIMIT :limit"
         )
         statement = text(fast).bindparams(*(bindparam(name, expanding=True) for name in expanding))
-        rows = (await session.execute(statement, params)).all()
+        rows = connection.execute(statement, params).all()
         if len(rows) == top_k:
             return _normalised(rows)
         sql = (
@@ -167,7 +170,7 @@ async def _search(
     else:
         raise KnowledgeError(f"full-text search is not available on {dialect!r} databases")
     statement = text(sql).bindparams(*(bindparam(name, expanding=True) for name in expanding))
-    rows = (await session.execute(statement, params)).all()
+    rows = connection.execute(statement, params).all()
     return _normalised(rows)
 
 

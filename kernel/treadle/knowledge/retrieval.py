@@ -44,8 +44,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, or_, select
+from sqlalchemy.orm import Session
 from treadle_sdk.errors import PluginError, PluginNotFound
 from treadle_sdk.extensions import VectorHit
 from treadle_sdk.knowledge import RESOURCE_FIELDS
@@ -289,28 +289,30 @@ class Retriever:
         n = candidate_count(settings.top_k)
         semantic = method in ("semantic_search", "hybrid_search")
         full_text = method in ("full_text_search", "hybrid_search", "keyword_search")
-        # One session for every query of the dataset (a session costs round trips); the vector
-        # search runs meanwhile, once it knows which documents to leave out.
+        # The vector search starts first, once it knows which documents to leave out; the full-text
+        # search and the row load run meanwhile as single steps (Database.read: on SQLite a worker
+        # thread each, outside the GIL while SQLite works), so neither waits on the other.
         vectors: asyncio.Future[list[VectorHit]] | None = None
         try:
-            async with self.db.session() as session:
-                excluded = await self._unavailable(session, dataset.id)
-                if allowed is not None:
-                    allowed = allowed - excluded
-                    if not allowed:
-                        return []
-                    vector_filter: dict[str, Any] | None = {"document_id": {"in": sorted(allowed)}}
-                else:
-                    vector_filter = {"document_id": {"not_in": sorted(excluded)}} if excluded else None
-                if semantic:
-                    vectors = asyncio.ensure_future(self._vector_search(tenant_id, dataset, query, n, vector_filter))
-                text_hits = await search_full_text(
-                    session, [dataset.id], query, n, keywords_only=method == "keyword_search",
-                    node_filter=NodeFilter(document_ids=allowed, excluded_document_ids=excluded),
-                ) if full_text else []  # fmt: skip
-                vector_hits = await vectors if vectors is not None else []
-                pieces = _score(vector_hits, text_hits, settings if method == "hybrid_search" else None, n)
-                return await self._load(session, dataset, pieces, limit)
+            excluded = await self._unavailable(dataset.id)
+            if allowed is not None:
+                allowed = allowed - excluded
+                if not allowed:
+                    return []
+                vector_filter: dict[str, Any] | None = {"document_id": {"in": sorted(allowed)}}
+            else:
+                vector_filter = {"document_id": {"not_in": sorted(excluded)}} if excluded else None
+            if semantic:
+                vectors = asyncio.ensure_future(self._vector_search(tenant_id, dataset, query, n, vector_filter))
+            text_hits = await search_full_text(
+                self.db, [dataset.id], query, n, keywords_only=method == "keyword_search",
+                node_filter=NodeFilter(document_ids=allowed, excluded_document_ids=excluded),
+            ) if full_text else []  # fmt: skip
+            vector_hits = await vectors if vectors is not None else []
+            pieces = _score(vector_hits, text_hits, settings if method == "hybrid_search" else None, n)
+            if not pieces:
+                return []
+            return await self.db.read(lambda connection: _load(connection, dataset, pieces, limit))
         finally:
             if vectors is not None and not vectors.done():
                 vectors.cancel()
@@ -324,49 +326,6 @@ class Retriever:
             tenant_id, dataset.embedding_model_provider, dataset.embedding_model, [query], input_type="query"
         )
         return await self.vectors.search(dataset, vector, n, filter=vector_filter)
-
-    async def _load(
-        self, session: AsyncSession, dataset: Dataset, pieces: dict[str, _Piece], limit: int | None
-    ) -> list[RetrievedChunk]:
-        """The chunks of the scored pieces, best first, at most ``limit``: the best segments' rows
-        with their documents in one query (one more per batch that disabled segments left short),
-        their matched child chunks in one more (parent-child only)."""
-        best: dict[str, float] = {}
-        for piece in pieces.values():
-            best[piece.segment_id] = max(best.get(piece.segment_id, 0.0), piece.score)
-        ranked = sorted(best, key=lambda segment_id: -best[segment_id])
-        batch = len(ranked) if limit is None else limit + _SPARE_ROWS
-        chunks: dict[str, RetrievedChunk] = {}
-        for start in range(0, len(ranked), max(batch, 1)):
-            rows = (await session.execute(
-                select(DocumentSegment, Document).join(Document, Document.id == DocumentSegment.document_id)
-                .where(
-                    # By primary key only: a dataset_id condition here lets SQLite's planner pick the
-                    # dataset index and walk every segment of the dataset.
-                    DocumentSegment.id.in_(ranked[start : start + batch]), DocumentSegment.enabled.is_(True),
-                    Document.enabled.is_(True), Document.archived.is_(False), Document.indexing_status == "completed",
-                )
-            )).all()  # fmt: skip
-            for segment, document in rows:
-                if segment.dataset_id == dataset.id:
-                    chunks[segment.id] = RetrievedChunk(dataset.id, dataset.name, best[segment.id], segment, document)
-            if limit is None or len(chunks) >= limit:
-                break
-        children: dict[str | None, ChildChunk] = {}
-        if dataset.doc_form == "hierarchical_model" and chunks:
-            # By segment (indexed), then to the pieces that matched.
-            children = {c.index_node_id: c for c in await session.scalars(
-                select(ChildChunk).where(ChildChunk.segment_id.in_(list(chunks)))
-            ) if c.index_node_id in pieces}  # fmt: skip
-        for node_id, child in children.items():
-            piece = pieces[node_id or ""]
-            chunks[piece.segment_id].child_chunks.append(
-                ChildChunkHit(child.id, child.content, child.position, piece.score)
-            )
-        for chunk in chunks.values():
-            chunk.child_chunks.sort(key=lambda c: (-c.score, c.position))
-        ordered = sorted(chunks.values(), key=_rank)
-        return ordered if limit is None else ordered[:limit]
 
     async def _external(
         self, dataset: Dataset, query: str, settings: RetrievalSettings, metadata_filter: MetadataFilter | None
@@ -450,7 +409,7 @@ class Retriever:
         """Leaving ``async with`` writes the log: its writer must not outlive the database."""
         await self.flush()
 
-    async def _unavailable(self, session: AsyncSession, dataset_id: str) -> set[str]:
+    async def _unavailable(self, dataset_id: str) -> set[str]:
         """:func:`_unavailable_documents`, remembered for a moment: it is only a narrowing of the
         searches (rows are checked again when loaded), so a document that changed state a moment ago
         costs at most a wasted candidate, never a wrong answer."""
@@ -458,7 +417,7 @@ class Retriever:
         cached = self._unavailable_cache.get(dataset_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        found = await _unavailable_documents(session, dataset_id)
+        found = await self.db.read(lambda connection: _unavailable_documents(connection, dataset_id))
         self._unavailable_cache[dataset_id] = (now + _UNAVAILABLE_TTL, found)
         return found
 
@@ -523,10 +482,55 @@ def _pooled_settings(settings: Sequence[RetrievalSettings]) -> RetrievalSettings
     return RetrievalSettings(top_k=max(s.top_k for s in settings))
 
 
-async def _unavailable_documents(session: AsyncSession, dataset_id: str) -> set[str]:
+def _unavailable_documents(connection: Connection, dataset_id: str) -> set[str]:
     """The documents of the dataset retrieval must not return (usually few or none): disabled,
     archived, or not (yet) completely indexed."""
-    return set(await session.scalars(select(Document.id).where(
+    return set(connection.scalars(select(Document.id).where(
         Document.dataset_id == dataset_id,
         or_(Document.enabled.is_(False), Document.archived.is_(True), Document.indexing_status != "completed"),
     )))  # fmt: skip
+
+
+def _load(
+    connection: Connection, dataset: Dataset, pieces: dict[str, _Piece], limit: int | None
+) -> list[RetrievedChunk]:
+    """The chunks of the scored pieces, best first, at most ``limit``: the best segments' rows with
+    their documents in one query (one more per batch that disabled segments left short), their
+    matched child chunks in one more (parent-child only). Synchronous, for :meth:`Database.read`."""
+    best: dict[str, float] = {}
+    for piece in pieces.values():
+        best[piece.segment_id] = max(best.get(piece.segment_id, 0.0), piece.score)
+    ranked = sorted(best, key=lambda segment_id: -best[segment_id])
+    batch = len(ranked) if limit is None else limit + _SPARE_ROWS
+    chunks: dict[str, RetrievedChunk] = {}
+    with Session(connection) as session:
+        for start in range(0, len(ranked), max(batch, 1)):
+            rows = session.execute(
+                select(DocumentSegment, Document).join(Document, Document.id == DocumentSegment.document_id)
+                .where(
+                    # By primary key only: a dataset_id condition here lets SQLite's planner pick the
+                    # dataset index and walk every segment of the dataset.
+                    DocumentSegment.id.in_(ranked[start : start + batch]), DocumentSegment.enabled.is_(True),
+                    Document.enabled.is_(True), Document.archived.is_(False), Document.indexing_status == "completed",
+                )
+            ).all()  # fmt: skip
+            for segment, document in rows:
+                if segment.dataset_id == dataset.id:
+                    chunks[segment.id] = RetrievedChunk(dataset.id, dataset.name, best[segment.id], segment, document)
+            if limit is None or len(chunks) >= limit:
+                break
+        children: dict[str | None, ChildChunk] = {}
+        if dataset.doc_form == "hierarchical_model" and chunks:
+            # By segment (indexed), then to the pieces that matched.
+            children = {c.index_node_id: c for c in session.scalars(
+                select(ChildChunk).where(ChildChunk.segment_id.in_(list(chunks)))
+            ) if c.index_node_id in pieces}  # fmt: skip
+    for node_id, child in children.items():
+        piece = pieces[node_id or ""]
+        hit = ChildChunkHit(child.id, child.content, child.position, piece.score)
+        chunks[piece.segment_id].child_chunks.append(hit)
+    for chunk in chunks.values():
+        chunk.child_chunks.sort(key=lambda c: (-c.score, c.position))
+    ordered = sorted(chunks.values(), key=_rank)
+    return ordered if limit is None else ordered[:limit]
+

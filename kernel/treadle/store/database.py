@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import event
+import sqlalchemy
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -27,6 +28,7 @@ from .errors import DatabaseURLError
 __all__ = ["Database", "async_url", "create_engine"]
 
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+T = TypeVar("T")
 
 
 def async_url(url: str) -> URL:
@@ -54,6 +56,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # default needs; writers wait for each other instead of failing at once.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def _sqlite_reader_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA query_only=ON")  # Database.read is for reads: a write here is an error
     finally:
         cursor.close()
 
@@ -154,6 +165,7 @@ class Database:
         self.engine = create_engine(url, schema=schema, echo=echo)
         self.schema = schema
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: Engine | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -173,8 +185,42 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(connection)`` for reads that must be quick, run as one step.
+
+        On SQLite it runs in a worker thread on a synchronous connection of its own (query-only):
+        aiosqlite makes a thread round trip of every cursor call, four a statement, which cost more
+        than the statements of a search; here the whole of ``fn`` is one, and SQLite works outside
+        the GIL meanwhile, so the event loop goes on. Elsewhere (and for an in-memory SQLite
+        database, which another connection would not see) it runs through ``run_sync`` on a pooled
+        async connection. ``fn`` sees the last committed state; it must not write.
+        """
+        reader = self._sqlite_reader()
+        if reader is None:
+            async with self.engine.connect() as connection:
+                return await connection.run_sync(fn)
+
+        def work() -> T:
+            with reader.connect() as connection:
+                return fn(connection)
+
+        return await asyncio.to_thread(work)
+
+    def _sqlite_reader(self) -> Engine | None:
+        if self._reader is None and self.dialect == "sqlite":
+            url = self.engine.url
+            if url.database in (None, "", ":memory:") or (url.query.get("mode") == "memory"):
+                return None
+            self._reader = sqlalchemy.create_engine(
+                url.set(drivername="sqlite"), json_serializer=_json_dumps, json_deserializer=_json_loads
+            )
+            event.listen(self._reader, "connect", _sqlite_reader_pragmas)
+        return self._reader
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
 
     async def __aenter__(self) -> Database:
         return self
