@@ -8,6 +8,7 @@ The status walk is recorded by a database trigger on ``documents`` (every commit
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -348,3 +349,46 @@ async def test_recover_finds_the_documents_left_waiting_or_under_way(world: Worl
         await queue.stop()
     assert (await world.reload(Document, paused.id)).indexing_status == "splitting"
     assert (await world.reload(Document, failed.id)).indexing_status == "error"
+
+
+_HOLDER = """
+import asyncio, sys
+from treadle.store import Database
+from treadle.store.locks import held
+
+async def main(url, key):
+    db = Database(url)
+    async with held(db, "indexing", key) as mine:
+        print("held" if mine else "refused", flush=True)
+        await asyncio.to_thread(sys.stdin.read)
+    await db.dispose()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_a_document_another_process_is_indexing_is_left_to_it_until_that_process_dies(world: World) -> None:
+    """Two server processes (workers, or one queueing unfinished documents again at its startup)
+    never index one document at once: the lock is another process's here, so run_document leaves
+    the document alone; once that process is killed (SIGKILL: no clean-up of its own), the lock is
+    gone with it and the document is indexed."""
+    dataset = await world.dataset()
+    document = await world.document(dataset, TEXT)
+    url = world.db.engine.url.set(drivername=world.db.engine.url.get_backend_name())
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _HOLDER, url.render_as_string(hide_password=False), document.id,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert (await asyncio.wait_for(holder.stdout.readline(), 60)).strip() == b"held"
+        await world.indexing.run_document(document.id)
+        assert (await world.reload(Document, document.id)).indexing_status == "waiting"
+        assert world.server.requests == []
+    finally:
+        holder.kill()
+        await holder.wait()
+    await world.indexing.run_document(document.id)
+    done: Document = await world.reload(Document, document.id)
+    assert done.indexing_status == "completed" and done.indexing_attempts == 1
+    assert sorted(world.server.answered) == sorted(LINES)

@@ -42,6 +42,7 @@ from ..store import (
     new_id,
     utcnow,
 )
+from ..store.locks import held
 from .embedding import Embedder, text_hash
 from .errors import KnowledgeError, ModelNotConfigured
 from .extraction import KnowledgeExtractionError, extract_document
@@ -114,13 +115,20 @@ class IndexingService:
 
     async def run_document(self, document_id: str) -> None:
         """Index one document, from the step it had reached. Does nothing for a document that is
-        gone, paused, completed or failed, or that this process is indexing already. Failures are
+        gone, paused, completed or failed, or that this or another process is indexing already
+        (:func:`treadle.store.locks.held`). Failures are
         recorded on the document (``indexing_status = "error"``, ``error``, ``stopped_at``)."""
         if document_id in self._running:
             return
         self._running.add(document_id)
         try:
-            await self._run(document_id)
+            # Another process (a worker of `serve --workers`, or one that queued it again at its
+            # startup) may be indexing it: then it is theirs (the lock dies with its holder).
+            async with held(self.db, "indexing", document_id) as mine:
+                if not mine:
+                    log.info("document %s is being indexed by another process", document_id)
+                    return
+                await self._run(document_id)
         finally:
             self._running.discard(document_id)
 
