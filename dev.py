@@ -73,9 +73,8 @@ def main() -> int:
     if command == "serve":
         argv = [str(VENV / "bin" / "treadle"), "serve", *rest]
     else:
-        parallel = [] if any(a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses=")) for a in rest) \
-            else ["-n", "auto"]
-        argv = [str(python()), "-m", "pytest", *parallel, *rest]
+        chosen = any(a.startswith(("-n", "--numprocesses")) for a in rest)  # the caller's own -n N
+        argv = [str(python()), "-m", "pytest", *([] if chosen else ["-n", "auto"]), *rest]
     os.chdir(ROOT)
     if os.name == "nt":
         return subprocess.call(argv)

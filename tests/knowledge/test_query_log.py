@@ -17,6 +17,7 @@ from support.databases import migrated_database
 from treadle.knowledge.query_log import QueryLog
 from treadle.store import Database, DatasetQuery, DocumentSegment, new_id, utcnow
 
+from .indexing_world import eventually
 from .retrieval_rows import DocumentRows, add_dataset, add_document, add_tenant
 
 
@@ -67,10 +68,7 @@ async def test_without_a_flush_the_writer_writes_after_the_delay(world: Any) -> 
     db, dataset_id, rows, writes = world
     log = QueryLog(db, delay=0.2)
     log.add([_row(dataset_id, "later")], rows.segment_ids[:1])
-    for _ in range(200):
-        if writes:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: writes)  # the writer's own delay: no flush waited for
     assert await _written(db) == (["later"], [1, 0])
     # Added after a write: a new writer gathers it.
     log.add([_row(dataset_id, "again")], rows.segment_ids[1:])

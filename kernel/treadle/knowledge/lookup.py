@@ -5,8 +5,9 @@ carries (its length, a token estimate, the hash of its indexed text)."""
 from __future__ import annotations
 
 import hashlib
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..store import ChildChunk, Dataset, Document, DocumentSegment
@@ -25,45 +26,42 @@ __all__ = [
 ]
 
 
+T = TypeVar("T")
+
+
+async def _one(session: AsyncSession, statement: Select[T], missing: Exception) -> T:
+    found = await session.scalar(statement)
+    if found is None:
+        raise missing
+    return found
+
+
 async def dataset_of(session: AsyncSession, tenant_id: str, dataset_id: str, *, lock: bool = False) -> Dataset:
     """The workspace's dataset ``dataset_id``; :class:`DatasetNotFound` otherwise."""
     statement = select(Dataset).where(Dataset.id == dataset_id, Dataset.tenant_id == tenant_id)
     if lock:
         statement = statement.with_for_update()
-    found = await session.scalar(statement)
-    if found is None:
-        raise DatasetNotFound(dataset_id)
-    return found
+    return await _one(session, statement, DatasetNotFound(dataset_id))
 
 
 async def document_of(session: AsyncSession, dataset: Dataset, document_id: str) -> Document:
     """The dataset's document ``document_id``; :class:`DocumentNotFound` otherwise."""
-    found = await session.scalar(
-        select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
-    )
-    if found is None:
-        raise DocumentNotFound(document_id)
-    return found
+    statement = select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
+    return await _one(session, statement, DocumentNotFound(document_id))
 
 
 async def segment_of(session: AsyncSession, document: Document, segment_id: str) -> DocumentSegment:
     """The document's chunk ``segment_id``; :class:`SegmentNotFound` otherwise."""
-    found = await session.scalar(
-        select(DocumentSegment).where(DocumentSegment.id == segment_id, DocumentSegment.document_id == document.id)
+    statement = select(DocumentSegment).where(
+        DocumentSegment.id == segment_id, DocumentSegment.document_id == document.id
     )
-    if found is None:
-        raise SegmentNotFound(segment_id)
-    return found
+    return await _one(session, statement, SegmentNotFound(segment_id))
 
 
 async def child_chunk_of(session: AsyncSession, segment: DocumentSegment, child_chunk_id: str) -> ChildChunk:
     """The chunk's child chunk ``child_chunk_id``; :class:`ChildChunkNotFound` otherwise."""
-    found = await session.scalar(
-        select(ChildChunk).where(ChildChunk.id == child_chunk_id, ChildChunk.segment_id == segment.id)
-    )
-    if found is None:
-        raise ChildChunkNotFound(child_chunk_id)
-    return found
+    statement = select(ChildChunk).where(ChildChunk.id == child_chunk_id, ChildChunk.segment_id == segment.id)
+    return await _one(session, statement, ChildChunkNotFound(child_chunk_id))
 
 
 def word_count(*texts: str | None) -> int:

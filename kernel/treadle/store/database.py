@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -206,11 +207,17 @@ class Database:
 
         return await asyncio.to_thread(work)
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite database; None for PostgreSQL and for an in-memory SQLite database."""
+        url = self.engine.url
+        if self.dialect != "sqlite" or url.database in (None, "", ":memory:") or url.query.get("mode") == "memory":
+            return None
+        return Path(url.database)
+
     def _sqlite_reader(self) -> Engine | None:
-        if self._reader is None and self.dialect == "sqlite":
+        if self._reader is None and self.sqlite_file is not None:
             url = self.engine.url
-            if url.database in (None, "", ":memory:") or (url.query.get("mode") == "memory"):
-                return None
             self._reader = sqlalchemy.create_engine(
                 url.set(drivername="sqlite"), json_serializer=_json_dumps, json_deserializer=_json_loads
             )

@@ -58,11 +58,11 @@ async def held(db: Database, *key: str) -> AsyncIterator[bool]:
                     await connection.scalar(text("SELECT pg_advisory_unlock(:n)"), {"n": number})
                     await connection.commit()
         return
-    path = _lock_file(db)
-    if path is None or fcntl is None:
+    database = db.sqlite_file
+    if database is None or fcntl is None:
         yield True
         return
-    fd = await asyncio.to_thread(_descriptor, path)
+    fd = await asyncio.to_thread(_descriptor, database.with_name(database.name + ".locks"))
     offset = number % 2**31
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
@@ -85,10 +85,3 @@ def _descriptor(path: Path) -> int:
     if fd is None:
         fd = _DESCRIPTORS[path] = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     return fd
-
-
-def _lock_file(db: Database) -> Path | None:
-    database = db.engine.url.database
-    if not database or database == ":memory:" or db.engine.url.query.get("mode") == "memory":
-        return None
-    return Path(f"{database}.locks")
