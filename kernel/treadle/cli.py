@@ -436,6 +436,72 @@ def app_export(config: Path | None, app_id: str, include_secrets: bool, output: 
         output.write_text(text, encoding="utf-8")
 
 
+@app_group.command("mcp")
+@click.argument("app_id")
+@click.option("--enable", "action", flag_value="enable", help="Switch the app's MCP server on and print its URL.")
+@click.option("--disable", "action", flag_value="disable", help="Switch it off (its URL answers 404 until re-enabled).")
+@click.option("--regenerate", "action", flag_value="regenerate", help="Give it a new URL; the old one stops working.")
+@click.option("--description", help="The tool's description (default: the app's).")
+@click.option(
+    "--param", "params", multiple=True, metavar="NAME=DESCRIPTION", help="Describe one of the tool's parameters."
+)
+@click.option(
+    "--require-key/--no-require-key", default=None,
+    help="Also require one of the app's API keys as a Bearer token (for clients that can send headers).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the server as JSON.")
+@click.pass_obj
+def app_mcp(config: Path | None, app_id: str, action: str | None, description: str | None, params: tuple[str, ...],
+            require_key: bool | None, as_json: bool) -> None:
+    """Publish the app as an MCP server (PUB-MCP-SERVER) and print its URL.
+
+    The URL embeds the server's credential: treat it as an API key, and --regenerate it if it
+    leaks. Without an action, the server's current state is printed (and changed settings kept).
+    """
+    from .runtime import McpServers, workspace_of_app
+    from .server import read_server_file
+
+    parameters = dict(_pair(pair, "--param") for pair in params) if params else None
+
+    async def work(settings: Settings, db: Any) -> Any:
+        servers = McpServers(db, await workspace_of_app(db, app_id))
+        changed = description is not None or parameters is not None or require_key is not None
+        if action == "enable":
+            return await servers.enable(
+                app_id, description=description, parameters=parameters, require_api_key=require_key
+            )
+        if action == "disable":
+            return await servers.disable(app_id)
+        if action == "regenerate":
+            return await servers.regenerate(app_id)
+        if changed:
+            return await servers.update(
+                app_id, description=description, parameters=parameters, require_api_key=require_key
+            )
+        found = await servers.get(app_id)
+        if found is None:
+            raise click.ClickException(f"app {app_id!r} has no MCP server: switch it on with --enable")
+        return found
+
+    server = _run_on_database(config, work)
+    settings = _settings(config)
+    running = read_server_file(settings)
+    base = settings.server.public_url or (running["url"] if running else settings.server.base_url())
+    if as_json:
+        click.echo(json.dumps(server.as_dict(base), ensure_ascii=False))
+    elif server.active:
+        click.echo(server.url(base))
+    else:
+        click.echo(f"the MCP server of app {app_id} is off (--enable switches it on at {server.url(base)})")
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"{text!r} is not NAME=DESCRIPTION", param_hint=option)
+    return name, value
+
+
 @app_group.command("list")
 @click.option("--workspace", help="Workspace id or name (default: the first workspace).")
 @click.option("--json", "as_json", is_flag=True, help="Print the apps as JSON.")

@@ -46,6 +46,16 @@ class ServerSettings(_Section):
     #: Server processes sharing the listening socket; more than 1 needs PostgreSQL (``[database] url``).
     #: Each worker runs the whole application, its own plugin hosts included.
     workers: int = Field(default=1, ge=1)
+    #: The URL clients reach this server at (behind a proxy, say), used where the CLI prints a URL of
+    #: the server (``treadle app mcp``); empty: ``http://host:port``.
+    public_url: str = ""
+
+    def base_url(self) -> str:
+        """``public_url``, or ``http://host:port`` (a wildcard host as 127.0.0.1)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
 
 class ExtraPlugin(_Section):

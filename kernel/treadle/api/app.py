@@ -23,11 +23,12 @@ from .errors import ApiError, exception_handlers
 from .files import FILE_ROUTES
 from .guards import RejectNul
 from .knowledge import knowledge_routes
+from .mcp import McpEndpoint
 from .openapi import console_openapi
 from .service.routes import service_routes
 from .service.state import ServiceState
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "service_runtime"]
 
 
 def create_app(
@@ -45,29 +46,13 @@ def create_app(
     must be migrated already (``treadle serve`` migrates it before it starts the app).
     """
 
+    mcp = McpEndpoint()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
-            settings.ensure_home()
-            db = database
-            if db is None:
-                db = Database.from_settings(settings)
-                stack.push_async_callback(db.dispose)
-            sup = supervisor
-            if sup is None:
-                kv = SqliteKVStore(settings.home / "plugin_kv.sqlite3")
-                stack.callback(kv.close)
-                sup = PluginSupervisor(settings, kv=kv)
-                await sup.start()
-                stack.push_async_callback(sup.stop)
-            app.state.supervisor = sup
-            app.state.service = await _service_state(settings, sup, db)
-            stack.push_async_callback(_drain, app.state.service)
-            knowledge = app.state.service.knowledge
-            if knowledge is not None:
-                await knowledge.start()
-                # Stopped before the runs are drained and the database goes: its jobs use both.
-                stack.push_async_callback(knowledge.stop)
+        async with service_runtime(settings, supervisor=supervisor, database=database) as state, mcp.run():
+            app.state.supervisor = state.supervisor
+            app.state.service = state
             yield
 
     def require_admin(request: Request) -> None:
@@ -96,12 +81,44 @@ def create_app(
             Route("/console/api/openapi.json", console_openapi, methods=["GET"]),
             Mount("/v1", routes=[*service_routes(), *knowledge_routes()]),
             Mount("/console/api", routes=console_routes()),
+            mcp.route(),
             *FILE_ROUTES,
         ],
         exception_handlers=exception_handlers,
         middleware=[Middleware(RejectNul)],
         lifespan=lifespan,
     )
+
+
+@contextlib.asynccontextmanager
+async def service_runtime(
+    settings: Settings, *, supervisor: PluginSupervisor | None = None, database: Database | None = None
+) -> AsyncIterator[ServiceState]:
+    """What serving apps needs, running: the database, the plugin hosts, the files and knowledge
+    bases, shared as the Service API's state; on exit the runs under way are stopped and drained,
+    then everything made here is closed. A ``supervisor`` or ``database`` given is used as is (and
+    not stopped). The server's lifespan runs in it; so does ``treadle mcp stdio`` running an app
+    locally."""
+    async with contextlib.AsyncExitStack() as stack:
+        settings.ensure_home()
+        db = database
+        if db is None:
+            db = Database.from_settings(settings)
+            stack.push_async_callback(db.dispose)
+        sup = supervisor
+        if sup is None:
+            kv = SqliteKVStore(settings.home / "plugin_kv.sqlite3")
+            stack.callback(kv.close)
+            sup = PluginSupervisor(settings, kv=kv)
+            await sup.start()
+            stack.push_async_callback(sup.stop)
+        state = await _service_state(settings, sup, db)
+        stack.push_async_callback(_drain, state)
+        if state.knowledge is not None:
+            await state.knowledge.start()
+            # Stopped before the runs are drained and the database goes: its jobs use both.
+            stack.push_async_callback(state.knowledge.stop)
+        yield state
 
 
 async def _service_state(settings: Settings, supervisor: PluginSupervisor, db: Database) -> ServiceState:

@@ -12,6 +12,7 @@ from .apps import AppApiKey, AppManager, AppSummary, WorkflowVersion, workspace_
 from .bootstrap import DEFAULT_OWNER_EMAIL, FirstRun, ensure_first_workspace, generate_password, prepare_database
 from .errors import AppImportError, AppManagerError, AppModeError, AppNotFound, WorkspaceNotFound
 from .extensions import ApiExtensionError, ApiExtensionNotFound, ApiExtensions, ApiExtensionView
+from .mcp_servers import McpServerError, McpServers, McpServerView
 from .workspaces import resolve_workspace
 
 __all__ = [
@@ -28,6 +29,9 @@ __all__ = [
     "AppNotFound",
     "AppSummary",
     "FirstRun",
+    "McpServerError",
+    "McpServerView",
+    "McpServers",
     "WorkflowVersion",
     "WorkspaceNotFound",
     "ensure_first_workspace",

@@ -44,6 +44,7 @@ from .knowledge import (
     Tag,
     TagBinding,
 )
+from .mcp_servers import MCP_SERVER_STATUSES, AppMcpServer
 from .migrate import current_revision, drift, head_revision, upgrade_to_head
 from .pagination import CONVERSATION_SORTS, CursorPage, Page, conversations_page, messages_page, paginate
 from .recorder import RunRecorder, RunRecorderError
@@ -61,6 +62,7 @@ __all__ = [
     "DRAFT",
     "INDEXING_STATUSES",
     "INDEXING_TECHNIQUES",
+    "MCP_SERVER_STATUSES",
     "METADATA_TYPES",
     "NODE_STATUSES",
     "ROLES",
@@ -75,6 +77,7 @@ __all__ = [
     "ApiBasedExtension",
     "ApiKey",
     "App",
+    "AppMcpServer",
     "Base",
     "CheckpointEncodingError",
     "CheckpointRecord",

@@ -23,6 +23,7 @@ from .knowledge import (
     Tag,
     TagBinding,
 )
+from .mcp_servers import AppMcpServer
 from .runs import CheckpointRecord, NodeExecution, WorkflowRun
 from .workspaces import Account, ApiKey, Tenant, TenantMember
 
@@ -34,4 +35,5 @@ ALL: tuple[type[Base], ...] = (
     AnnotationSetting, AnnotationEmbedding, ApiBasedExtension, RunStopRequest, ActiveRequest, AnnotationJobRecord,
     LoginFailure, Dataset, DatasetProcessRule, Document, DocumentSegment, ChildChunk, IndexNode,
     DatasetMetadataField, Tag, TagBinding, EmbeddingCacheEntry, ExternalKnowledgeApi, DatasetQuery,
+    AppMcpServer,
 )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import apps, auth, dataset_keys, extensions, members, models, plugins, runs, workspaces
+from . import apps, auth, dataset_keys, extensions, mcp_server, members, models, plugins, runs, workspaces
 
 __all__ = ["console_routes"]
 
@@ -21,6 +21,7 @@ def console_routes() -> list[BaseRoute]:
         *workspaces.ROUTES,
         *members.ROUTES,
         *apps.ROUTES,
+        *mcp_server.ROUTES,
         *models.ROUTES,
         *plugins.ROUTES,
         *runs.ROUTES,

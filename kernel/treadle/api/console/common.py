@@ -20,6 +20,7 @@ from starlette.routing import Route
 from ...graph import Problem
 from ...models.errors import CredentialNotFound, WorkspaceSettingsError
 from ...runtime import AppImportError, AppModeError, AppNotFound
+from ...runtime.mcp_servers import McpServerError
 from ...store import Account, InvalidPage, TenantMember
 from ...tenancy import (
     Action,
@@ -163,6 +164,8 @@ def console_errors() -> Iterator[None]:
         raise ApiError(400, "not_workflow_app", str(exc)) from None
     except AppImportError as exc:
         raise ApiError(400, "invalid_param", str(exc), problems=problems(exc.problems)) from None
+    except McpServerError as exc:
+        raise ApiError(400, "invalid_param", exc.message, params=exc.field or None) from None
     except InvalidPage as exc:
         message = f"{exc.field}: {exc.reason} (in the query string)."
         raise ApiError(400, "invalid_param", message, params=exc.field) from None

@@ -405,6 +405,14 @@ class ServiceState:
             token = bearer_token(request.headers.get("authorization"))
         except InvalidApiKey as exc:
             raise ApiError(401, "unauthorized", str(exc)) from None
+        app = await self.app_of_key(token)
+        if not app.enable_api or app.status != "normal":
+            raise errors.APP_UNAVAILABLE.error("The app's Service API is disabled.")
+        return app
+
+    async def app_of_key(self, token: str) -> ServiceApp:
+        """The app the app key ``token`` opens, whether or not its Service API is switched on;
+        401 ``unauthorized`` when it is not a valid app key. Looked up once per ``_KEY_TTL``."""
         digest = api_key_digest(token)
         cached = self._keys.get(digest)
         if cached is not None and cached.until > time.monotonic():
@@ -417,8 +425,6 @@ class ServiceState:
                 loading = self._key_loads[digest] = asyncio.get_running_loop().create_task(self._look_up(token, digest))
                 loading.add_done_callback(functools.partial(self._key_looked_up, digest))
             app = await asyncio.shield(loading)
-        if not app.enable_api or app.status != "normal":
-            raise errors.APP_UNAVAILABLE.error("The app's Service API is disabled.")
         return app
 
     async def _look_up(self, token: str, digest: str) -> ServiceApp:

@@ -25,7 +25,7 @@ from .. import errors
 from ..state import LoadedApp, ServiceApp, ServiceState
 from .common import authenticated, respond
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "input_fields"]
 
 #: Where Dify's console serves a built-in tool provider's icon (``tool_icons`` of ``/meta``).
 _BUILTIN_ICON = "/console/api/workspaces/current/tool-provider/builtin/{provider}/icon"
@@ -58,6 +58,13 @@ def _model_config_form(app: ServiceApp, loaded: LoadedApp) -> list[dict[str, Any
     if not isinstance(form, list):
         return []
     return [dict(entry) for entry in form if isinstance(entry, Mapping) and len(entry) == 1]
+
+
+def input_fields(app: ServiceApp, loaded: LoadedApp) -> list[dict[str, Any]]:
+    """The app's input fields, each flat: ``{variable, label, type, required, ...}`` (the Start
+    node's variables, or a model_config app's ``user_input_form``)."""
+    form = _start_form(loaded) if app.mode in _GRAPH_MODES else _model_config_form(app, loaded)
+    return [{**fields, "type": fields.get("type") or kind} for entry in form for kind, fields in entry.items()]
 
 
 async def parameters(request: Request) -> Response:

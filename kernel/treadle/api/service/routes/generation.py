@@ -25,7 +25,7 @@ from ..sse import sse_stream
 from ..state import ServiceApp, ServiceState
 from .common import authenticated, json_body, require_chat, require_workflow, respond
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "resolve_inputs"]
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
@@ -52,7 +52,7 @@ def _is_file(value: Any) -> bool:
     return isinstance(value, dict) and "transfer_method" in value
 
 
-async def _inputs(state: ServiceState, app: ServiceApp, inputs: dict[str, Any]) -> dict[str, Any]:
+async def resolve_inputs(state: ServiceState, app: ServiceApp, inputs: dict[str, Any]) -> dict[str, Any]:
     """The inputs with every file object (a file variable's value, or each item of a file list)
     resolved to the file it names: an upload of this workspace, or a remote URL (API-WF-RUN)."""
     if state.files is None or not any(
@@ -96,7 +96,8 @@ async def chat_messages(request: Request) -> Response:
     loaded = await state.load(app, body.workflow_id)
     end_user = await state.end_user(app, body.user)
     plan = RunPlan(
-        app=app, loaded=loaded, end_user=end_user, inputs=await _inputs(state, app, body.inputs), query=body.query,
+        app=app, loaded=loaded, end_user=end_user, inputs=await resolve_inputs(state, app, body.inputs),
+        query=body.query,
         files=await _files(state, app, body.files), conversation_id=body.conversation_id or "",
         auto_generate_name=body.auto_generate_name, streaming=body.streaming,
     )
@@ -111,7 +112,7 @@ async def completion_messages(request: Request) -> Response:
     loaded = await state.load(app)
     end_user = await state.end_user(app, body.user)
     plan = RunPlan(
-        app=app, loaded=loaded, end_user=end_user, inputs=await _inputs(state, app, body.inputs),
+        app=app, loaded=loaded, end_user=end_user, inputs=await resolve_inputs(state, app, body.inputs),
         query=body.query or None, files=await _files(state, app, body.files), streaming=body.streaming,
     )
     return await _answer(RunExecution(state, plan))
@@ -126,7 +127,7 @@ async def _run_workflow(request: Request, workflow_id: str | None) -> Response:
     loaded = await state.load(app, workflow_id)
     end_user = await state.end_user(app, body.user)
     plan = RunPlan(
-        app=app, loaded=loaded, end_user=end_user, inputs=await _inputs(state, app, body.inputs),
+        app=app, loaded=loaded, end_user=end_user, inputs=await resolve_inputs(state, app, body.inputs),
         files=await _files(state, app, body.files), streaming=body.streaming,
     )
     return await _answer(RunExecution(state, plan))
