@@ -19,7 +19,8 @@ made with :meth:`SSRFGuard.client` is guarded, whoever builds it. Operators allo
 workflows may reach on purpose (an internal API, a local test server) with CIDRs and host names, in
 ``TREADLE_SSRF_ALLOW`` (comma-separated) or the guard's ``allow`` argument.
 
-It needs httpx and httpcore (the SDK's `http` extra); nodes and tools of any plugin use it.
+It needs httpx and httpcore (the SDK's `http` extra); nodes and tools of any plugin use it. Clients of
+httpx2 (the HTTP stack of the MCP SDK) get the same guard from :mod:`treadle_sdk.ssrf_httpx2`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import certifi
 import httpcore
@@ -55,6 +56,9 @@ __all__ = [
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: A connected stream of a network layer (httpcore's or httpcore2's).
+Stream = TypeVar("Stream")
 
 #: Resolves ``(host, port)`` to the addresses to connect to, as text ("93.184.216.34", "2606:2800::1").
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -304,6 +308,42 @@ class SSRFGuard:
             self._check_address(ip, host, resolved=True)
         return addresses
 
+    async def connect(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        dial: Callable[[str, float | None], Awaitable[Stream]],
+        *,
+        timeout_error: type[Exception],
+        connect_error: type[Exception],
+    ) -> Stream:
+        """Vet ``host`` (:meth:`vet`), then ``dial`` its checked addresses in turn, each with what is
+        left of ``timeout``, until one connects. ``timeout_error`` and ``connect_error`` are the network
+        layer's own exception types (httpcore's or httpcore2's), raised for a slow or failed resolution;
+        a ``connect_error`` from the last address is raised as it is. :class:`SSRFRefused` passes through.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await self.vet(host, port)
+        except TimeoutError:
+            raise timeout_error(f"resolving {host} took longer than {timeout:g} s") from None
+        except SSRFRefused:
+            raise
+        except OSError as exc:
+            raise connect_error(f"cannot resolve {host}: {exc}") from exc
+        last: Exception | None = None
+        for address in addresses:
+            remaining = None if timeout is None else max(timeout - (loop.time() - started), 0.001)
+            try:
+                return await dial(address, remaining)
+            except connect_error as exc:
+                last = exc
+        assert last is not None
+        raise last
+
     def _check_name(self, host: str) -> None:
         if host in METADATA_HOST_NAMES and not self.policy.allows_host(host):
             raise SSRFRefused(
@@ -400,26 +440,12 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            async with asyncio.timeout(timeout):
-                addresses = await self._guard.vet(host, port)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout:g} s") from None
-        except SSRFRefused:
-            raise
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        last: Exception | None = None
-        for address in addresses:
-            remaining = None if timeout is None else max(timeout - (loop.time() - started), 0.001)
-            try:
-                return await self._inner.connect_tcp(address, port, remaining, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                last = exc
-        assert last is not None
-        raise last
+        async def dial(address: str, remaining: float | None) -> httpcore.AsyncNetworkStream:
+            return await self._inner.connect_tcp(address, port, remaining, local_address, socket_options)
+
+        return await self._guard.connect(
+            host, port, timeout, dial, timeout_error=httpcore.ConnectTimeout, connect_error=httpcore.ConnectError
+        )
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None

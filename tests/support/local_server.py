@@ -29,14 +29,15 @@ class LocalServer:
 
     The port is bound when the object is made, so ``port`` and :meth:`url_for` can be used (in a spec,
     a credential) before :meth:`start`. ``with LocalServer(app) as server:`` starts and stops it.
+    ``lifespan=True`` runs the app's startup and shutdown (an MCP server's session manager needs them).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, lifespan: bool = False) -> None:
         self.app = app
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on" if lifespan else "off"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     def url_for(self, path: str = "") -> str:

@@ -27,7 +27,16 @@ from ..models import (
     SqliteSettingsStore,
     WorkspaceModelSettings,
 )
-from ..tools import ApiTools, PluginTools, SQLiteApiToolStore, ToolManager, WorkflowTools, WorkspaceToolCredentials
+from ..tools import (
+    ApiTools,
+    McpTools,
+    PluginTools,
+    SQLiteApiToolStore,
+    SQLiteMcpServerStore,
+    ToolManager,
+    WorkflowTools,
+    WorkspaceToolCredentials,
+)
 from .hosts import PluginHostHandle, PluginRecord
 from .inline import InlineHost, InlineKernelClient
 from .kernel_services import AppInvoker, ConversationHistory, InvocationScope, KernelServices
@@ -84,10 +93,12 @@ class PluginSupervisor:
             credentials=self.model_settings,
         )
         self.tools = ToolManager(PluginTools(self._nested_invoke, lambda: self._tool_schemas, self.tool_credentials))
-        # Custom OpenAPI tools (provider_type "api"), their keys encrypted like model credentials, and
-        # workflows registered as tools (provider_type "workflow").
+        # Custom OpenAPI tools (provider_type "api") and MCP servers' tools ("mcp"), their keys and
+        # headers encrypted like model credentials, and workflows registered as tools ("workflow").
         self.api_tools = ApiTools(self._nested_invoke, SQLiteApiToolStore(settings.home / "tools.db", vault.cipher))
         self.tools.add_source("api", self.api_tools)
+        self.mcp_tools = McpTools(self._nested_invoke, SQLiteMcpServerStore(settings.home / "tools.db", vault.cipher))
+        self.tools.add_source("mcp", self.mcp_tools)
         from .node_factory import PluginNodeFactory  # node_factory imports this module
 
         self.workflow_tools = WorkflowTools(self, PluginNodeFactory(self))

@@ -1,6 +1,7 @@
-"""Errors of the tool kinds the kernel serves itself (custom OpenAPI tools, workflow tools).
+"""Errors of the tool kinds the kernel serves itself (custom OpenAPI tools, MCP tools, workflow tools).
 
-:class:`OpenAPISpecError` is an import-time error (a bad document), raised to whoever imports it.
+:class:`OpenAPISpecError` is an import-time error (a bad document), raised to whoever imports it;
+:class:`McpServerError` the same for an MCP server's settings.
 :class:`ToolInvokeError` is a call-time error; it is a :class:`~treadle_sdk.errors.PluginFailed` so
 that it crosses back to the plugin or node that called the tool with its ``details["error_type"]``
 (``ToolInvokeError``, Dify's name), as the request tool's own errors do.
@@ -12,7 +13,7 @@ from typing import Any
 
 from treadle_sdk.errors import PluginFailed
 
-__all__ = ["OpenAPISpecError", "ToolInvokeError"]
+__all__ = ["McpServerError", "OpenAPISpecError", "ToolInvokeError"]
 
 
 class OpenAPISpecError(ValueError):
@@ -23,6 +24,17 @@ class OpenAPISpecError(ValueError):
         self.message = message
         self.path = path
         super().__init__(f"{path}: {message}")
+
+
+class McpServerError(ValueError):
+    """An MCP server of a workspace cannot be added, changed or listed as asked: a bad Server ID,
+    name, URL or header, a Server ID or name the workspace already has, or a server that could not be
+    reached or listed. ``field`` names the setting at fault (``server_identifier``, ``server_url`` ...)."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        self.message = message
+        self.field = field
+        super().__init__(message)
 
 
 class ToolInvokeError(PluginFailed):

@@ -1,0 +1,208 @@
+"""Where a workspace's MCP servers are kept (WS-MCP-CLIENT): URL, headers, the tools last listed and
+the per-tool settings.
+
+A small port (:class:`McpServerStore`) with two implementations, like the custom tools' store:
+:class:`MemoryMcpServerStore` for tests and single-process use, and :class:`SQLiteMcpServerStore`, a
+table of the ``tools.db`` file whose headers (API keys, bearer tokens) are stored encrypted with the
+workspace secrets cipher, bound to the server's id, and everything else in the clear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..models.encryption import SecretCipher
+
+__all__ = ["McpServer", "McpServerStore", "McpToolSettings", "MemoryMcpServerStore", "SQLiteMcpServerStore"]
+
+
+@dataclass(frozen=True)
+class McpToolSettings:
+    """How the workspace uses one tool of a server: its ``description`` shown to models instead of
+    the server's ("" keeps it), and ``fixed`` parameters, set to a value the model neither sees nor
+    fills (the others are Auto: the model fills them)."""
+
+    description: str = ""
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"description": self.description, "fixed": dict(self.fixed)}
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> McpToolSettings:
+        return cls(str(data.get("description") or ""), dict(data.get("fixed") or {}))
+
+
+@dataclass(frozen=True)
+class McpServer:
+    """An MCP server of a workspace, as stored.
+
+    ``server_id`` (the Server ID: lowercase letters, digits, ``_`` and ``-``, at most 24 characters)
+    is what apps reference (a DSL's ``provider_id``/``provider_name`` of ``provider_type`` ``mcp``)
+    and never changes; ``id`` is the record's own id. ``tools`` are the server's tools as it last
+    listed them (MCP ``Tool`` objects as JSON), ``transport`` the one they were listed over, and
+    ``error`` why the last listing failed ("" when it worked): the console's "Unconfigured Server".
+    """
+
+    tenant_id: str
+    id: str
+    server_id: str
+    name: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    icon: str = ""
+    #: ``auto`` (streamable HTTP, then SSE), ``streamable_http`` or ``sse``.
+    transport: str = "auto"
+    timeout: float = 30.0
+    sse_read_timeout: float = 300.0
+    tools: tuple[Mapping[str, Any], ...] = ()
+    #: The transport the server answered on when its tools were last listed ("" before).
+    connected_over: str = ""
+    error: str = ""
+    tool_settings: Mapping[str, McpToolSettings] = field(default_factory=dict)
+    updated_at: float = 0.0
+
+
+class McpServerStore(Protocol):
+    """MCP servers by workspace and server id."""
+
+    async def get(self, tenant_id: str, server_id: str) -> McpServer | None:
+        """The server ``server_id``, or None."""
+
+    async def servers(self, tenant_id: str) -> list[McpServer]:
+        """Every server of the workspace, by server id."""
+
+    async def save(self, server: McpServer) -> None:
+        """Create the server, or replace the one of the same workspace and server id."""
+
+    async def delete(self, tenant_id: str, server_id: str) -> bool:
+        """Remove the server; False if there was none."""
+
+
+class MemoryMcpServerStore:
+    """Servers in a dict: gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._servers: dict[tuple[str, str], McpServer] = {}
+
+    async def get(self, tenant_id: str, server_id: str) -> McpServer | None:
+        return self._servers.get((tenant_id, server_id))
+
+    async def servers(self, tenant_id: str) -> list[McpServer]:
+        return sorted((s for (t, _), s in self._servers.items() if t == tenant_id), key=lambda s: s.server_id)
+
+    async def save(self, server: McpServer) -> None:
+        self._servers[(server.tenant_id, server.server_id)] = replace(server, updated_at=time.time())
+
+    async def delete(self, tenant_id: str, server_id: str) -> bool:
+        return self._servers.pop((tenant_id, server_id), None) is not None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mcp_tool_servers (
+    tenant_id TEXT NOT NULL,
+    server_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (tenant_id, server_id)
+)
+"""
+_COLUMNS = "tenant_id, server_id, id, settings, headers, updated_at"
+#: The fields kept in the clear, as one JSON object.
+_SETTINGS = ("name", "url", "icon", "transport", "timeout", "sse_read_timeout", "connected_over", "error")
+
+
+class SQLiteMcpServerStore:
+    """Servers in a SQLite file; their headers are stored encrypted by ``cipher``, never in the clear."""
+
+    @staticmethod
+    def _context(record_id: str) -> str:
+        # Binds stored headers to their server: copied into another row, they do not decrypt.
+        return f"mcp_tool_server/{record_id}/headers"
+
+    def __init__(self, path: str | Path, cipher: SecretCipher) -> None:
+        self.path = Path(path)
+        self.cipher = cipher
+        self._ready = False
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # The file is made on first use, not when the server starts.
+        if not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path)
+        try:
+            with db:
+                if not self._ready:
+                    db.execute(_SCHEMA)
+                    self._ready = True
+                yield db
+        finally:
+            db.close()
+
+    def _row(self, row: tuple[Any, ...]) -> McpServer:
+        tenant_id, server_id, record_id, settings, headers, updated_at = row
+        data = json.loads(settings)
+        plain = json.loads(self.cipher.decrypt(tenant_id, headers, context=self._context(record_id))) if headers else {}
+        tool_settings = {name: McpToolSettings.of(value) for name, value in (data.get("tool_settings") or {}).items()}
+        return McpServer(
+            tenant_id=tenant_id,
+            id=record_id,
+            server_id=server_id,
+            headers=plain,
+            tools=tuple(data.get("tools") or ()),
+            tool_settings=tool_settings,
+            updated_at=updated_at,
+            **{key: data[key] for key in _SETTINGS if key in data},
+        )
+
+    def _query(self, where: str, *args: str) -> list[McpServer]:
+        with self._connect() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM mcp_tool_servers WHERE {where} ORDER BY server_id", args)
+            return [self._row(row) for row in rows.fetchall()]
+
+    def _save(self, server: McpServer) -> None:
+        data: dict[str, Any] = {key: getattr(server, key) for key in _SETTINGS}
+        data["tools"] = list(server.tools)
+        data["tool_settings"] = {name: value.as_dict() for name, value in server.tool_settings.items()}
+        sealed = ""
+        if server.headers:
+            text = json.dumps(dict(server.headers))
+            sealed = self.cipher.encrypt(server.tenant_id, text, context=self._context(server.id))
+        with self._connect() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO mcp_tool_servers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (server.tenant_id, server.server_id, server.id, json.dumps(data), sealed, time.time()),
+            )
+
+    def _delete(self, tenant_id: str, server_id: str) -> bool:
+        with self._connect() as db:
+            cursor = db.execute(
+                "DELETE FROM mcp_tool_servers WHERE tenant_id = ? AND server_id = ?", (tenant_id, server_id)
+            )
+        return cursor.rowcount > 0
+
+    # A local file answers in milliseconds; a worker thread keeps even a slow disk off the event loop.
+
+    async def get(self, tenant_id: str, server_id: str) -> McpServer | None:
+        found = await asyncio.to_thread(self._query, "tenant_id = ? AND server_id = ?", tenant_id, server_id)
+        return found[0] if found else None
+
+    async def servers(self, tenant_id: str) -> list[McpServer]:
+        return await asyncio.to_thread(self._query, "tenant_id = ?", tenant_id)
+
+    async def save(self, server: McpServer) -> None:
+        await asyncio.to_thread(self._save, server)
+
+    async def delete(self, tenant_id: str, server_id: str) -> bool:
+        return await asyncio.to_thread(self._delete, tenant_id, server_id)
