@@ -1,5 +1,5 @@
-"""``treadle models`` and ``treadle tools``: workspace credentials, default models and load balancing
-from the command line, for operators until the console API has them.
+"""``treadle models`` and ``treadle tools``: workspace credentials, default models, load balancing and
+MCP servers (``treadle tools mcp``) from the command line, for operators until the console API has them.
 
 Commands that save validate through the installed plugins, so they start them (and stop them again);
 listings only read the data directory. Secret values are only ever printed masked.
@@ -357,3 +357,178 @@ def delete_tool_credentials(config: Path | None, credential_id: str, workspace: 
 
     _run(config, work, start=False)
     click.echo(f"deleted credential {credential_id}")
+
+
+# -- treadle tools mcp ------------------------------------------------------------------------------
+
+
+def _mcp_run(config: Path | None, work: Callable[[PluginSupervisor], Awaitable[T]], *, start: bool) -> T:
+    """:func:`_run` for the MCP commands: a refused setting or a server that fails becomes a clean
+    CLI error naming it."""
+    from treadle_sdk.errors import PluginError
+
+    from .tools import McpServerError
+
+    try:
+        return _run(config, work, start=start)
+    except McpServerError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        raise click.ClickException(f"{exc.message}{where}") from None
+    except PluginError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _echo_servers(views: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(views, indent=2, ensure_ascii=False))
+        return
+    if not views:
+        click.echo("no MCP servers")
+        return
+    for view in views:
+        over = view["connected_over"] or view["transport"]
+        click.echo(f"{view['server_identifier']}  {view['name']!r}  {view['server_url']}  ({over})")
+        if view["error"]:
+            click.echo(f"  unconfigured: {view['error']}")
+        for tool in view["tools"]:
+            click.echo(f"  {tool['label']}: {tool['description']}")
+
+
+_MCP_OPTIONS = [
+    click.option("--header", "headers", multiple=True, metavar="NAME=VALUE",
+                 help="A header sent with every request (an API key); repeat for more."),
+    click.option("--icon", default=None, help="An icon URL or emoji (default: the server's own icon)."),
+    click.option("--transport", type=click.Choice(["auto", "streamable_http", "sse"]), default=None,
+                 help="How to reach the server (default auto: streamable HTTP, then SSE)."),
+    click.option("--timeout", type=float, default=None, help="Seconds for each HTTP exchange (default 30)."),
+    click.option("--sse-read-timeout", type=float, default=None,
+                 help="Seconds to wait for the server's answer (default 300)."),
+]
+
+
+def _mcp_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_MCP_OPTIONS):
+        command = option(command)
+    return command
+
+
+@tools_group.group("mcp")
+def mcp_servers() -> None:
+    """MCP servers whose tools apps use (provider_type mcp; apps name a server by its Server ID)."""
+
+
+@mcp_servers.command("add")
+@click.argument("server_id")
+@click.argument("name")
+@click.argument("url")
+@_mcp_options
+@_WORKSPACE
+@_JSON
+@click.pass_obj
+def add_mcp_server(config: Path | None, server_id: str, name: str, url: str, headers: tuple[str, ...],
+                   icon: str | None, transport: str | None, timeout: float | None, sse_read_timeout: float | None,
+                   workspace: str, as_json: bool) -> None:
+    """Add an MCP server and list its tools. SERVER_ID (1-24 lowercase letters, digits, _ or -) is
+    what apps reference and never changes. A server that cannot be listed is kept, unconfigured."""
+    given = _values(headers)
+
+    async def work(sup: PluginSupervisor) -> dict[str, Any]:
+        server = await sup.mcp_tools.add_server(
+            workspace, server_id, name, url, headers=given, icon=icon or "", transport=transport or "auto",
+            timeout=timeout or 30.0, sse_read_timeout=sse_read_timeout or 300.0,
+        )
+        return sup.mcp_tools.view(server)
+
+    view = _mcp_run(config, work, start=True)
+    _echo_servers([view], as_json)
+    if view["error"]:
+        raise click.ClickException(
+            f"added {server_id!r}, but its tools could not be listed; fix it with 'treadle tools mcp update' "
+            "or try again with 'treadle tools mcp refresh'"
+        )
+
+
+@mcp_servers.command("list")
+@_WORKSPACE
+@_JSON
+@click.pass_obj
+def list_mcp_servers(config: Path | None, workspace: str, as_json: bool) -> None:
+    """List the workspace's MCP servers and their tools (as last listed), headers masked."""
+
+    async def work(sup: PluginSupervisor) -> list[dict[str, Any]]:
+        return [sup.mcp_tools.view(server) for server in await sup.mcp_tools.servers(workspace)]
+
+    _echo_servers(_mcp_run(config, work, start=False), as_json)
+
+
+@mcp_servers.command("refresh")
+@click.argument("server_id")
+@_WORKSPACE
+@_JSON
+@click.pass_obj
+def refresh_mcp_server(config: Path | None, server_id: str, workspace: str, as_json: bool) -> None:
+    """Connect to a server and list its tools again ("Update Tools")."""
+
+    async def work(sup: PluginSupervisor) -> dict[str, Any]:
+        return sup.mcp_tools.view(await sup.mcp_tools.refresh(workspace, server_id))
+
+    _echo_servers([_mcp_run(config, work, start=True)], as_json)
+
+
+@mcp_servers.command("update")
+@click.argument("server_id")
+@click.option("--name", default=None, help="A new name.")
+@click.option("--url", default=None, help="A new URL (its tools are listed again).")
+@_mcp_options
+@click.option("--clear-headers", is_flag=True, help="Send no headers any more.")
+@_WORKSPACE
+@_JSON
+@click.pass_obj
+def update_mcp_server(config: Path | None, server_id: str, name: str | None, url: str | None,
+                      headers: tuple[str, ...], icon: str | None, transport: str | None, timeout: float | None,
+                      sse_read_timeout: float | None, clear_headers: bool, workspace: str, as_json: bool) -> None:
+    """Change a server: everything but its Server ID. --header replaces all of its headers."""
+    given = {} if clear_headers else (_values(headers) if headers else None)
+
+    async def work(sup: PluginSupervisor) -> dict[str, Any]:
+        server = await sup.mcp_tools.update_server(
+            workspace, server_id, name=name, url=url, headers=given, icon=icon, transport=transport,
+            timeout=timeout, sse_read_timeout=sse_read_timeout,
+        )
+        return sup.mcp_tools.view(server)
+
+    _echo_servers([_mcp_run(config, work, start=True)], as_json)
+
+
+@mcp_servers.command("tool")
+@click.argument("server_id")
+@click.argument("tool")
+@click.option("--description", default="", help="What models are told the tool does (default: the server's).")
+@click.option("--fixed", multiple=True, metavar="PARAMETER=VALUE",
+              help="Fix a parameter to a value the model neither sees nor fills; the others stay Auto.")
+@_WORKSPACE
+@click.pass_obj
+def set_mcp_tool(config: Path | None, server_id: str, tool: str, description: str, fixed: tuple[str, ...],
+                 workspace: str) -> None:
+    """Set how the workspace uses one tool of a server (replacing its earlier settings)."""
+    values = _values(fixed)
+
+    async def work(sup: PluginSupervisor) -> None:
+        await sup.mcp_tools.set_tool_settings(workspace, server_id, tool, description=description, fixed=values)
+
+    _mcp_run(config, work, start=False)
+    click.echo(f"saved the settings of tool {tool!r} of MCP server {server_id!r}")
+
+
+@mcp_servers.command("remove")
+@click.argument("server_id")
+@_WORKSPACE
+@click.pass_obj
+def remove_mcp_server(config: Path | None, server_id: str, workspace: str) -> None:
+    """Remove a server; apps using its tools then fail to find them."""
+
+    async def work(sup: PluginSupervisor) -> None:
+        await sup.mcp_tools.remove_server(workspace, server_id)
+
+    _mcp_run(config, work, start=False)
+    click.echo(f"removed MCP server {server_id!r}")

@@ -29,6 +29,7 @@ from treadle_sdk.extensions import validate_tool_parameters
 from treadle_sdk.schemas import NAME_PATTERN, ToolParameter, ToolParameterOption, ToolParameterType, ToolSchema
 
 from ..models.errors import scrubbed
+from ..models.vault import mask
 from .errors import McpServerError
 from .manager import InvokeFn, jsonable
 from .mcp_store import McpServer, McpServerStore, McpToolSettings, MemoryMcpServerStore
@@ -378,6 +379,42 @@ class McpTools:
     def schemas(self, server: McpServer) -> list[ToolSchema]:
         """The tools of ``server`` as tools of this platform, with the workspace's settings applied."""
         return [tool_schema(tool, server.tool_settings.get(str(tool.get("name")))) for tool in server.tools]
+
+    def view(self, server: McpServer) -> dict[str, Any]:
+        """A server as the console and the CLI show it (Dify's MCP provider shape): header values and
+        the URL's query masked, its tools grouped under it ("Weather » forecast") with their settings.
+        ``is_team_authorization`` is false for an "Unconfigured Server", whose ``error`` says why."""
+        url, _, query = server.url.partition("?")
+        tools = []
+        for listed, schema in zip(server.tools, self.schemas(server), strict=True):
+            name = str(listed.get("name"))
+            settings = server.tool_settings.get(name, McpToolSettings())
+            tools.append({
+                "name": name,
+                "label": f"{server.name} » {listed.get('title') or name}",
+                "description": schema.llm_description,
+                "parameters": [p.model_dump(mode="json", exclude_none=True) for p in schema.parameters],
+                "input_schema": listed.get("inputSchema") or {},
+                "settings": settings.as_dict(),
+            })
+        return {
+            "id": server.id,
+            "server_identifier": server.server_id,
+            "provider_id": server.server_id,
+            "name": server.name,
+            "label": {"en_US": server.name},
+            "type": "mcp",
+            "icon": server.icon,
+            "server_url": f"{url}?{mask(query)}" if query else url,
+            "headers": {key: mask(value) for key, value in server.headers.items()},
+            "transport": server.transport,
+            "connected_over": server.connected_over,
+            "configuration": {"timeout": server.timeout, "sse_read_timeout": server.sse_read_timeout},
+            "is_team_authorization": not server.error and bool(server.connected_over),
+            "error": server.error,
+            "updated_at": int(server.updated_at),
+            "tools": tools,
+        }
 
     # -- the tool source --------------------------------------------------------------------------
 
