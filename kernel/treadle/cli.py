@@ -18,6 +18,7 @@ from . import __version__
 from .config import ConfigError, Settings
 from .credentials_cli import models_group, tools_group
 from .knowledge_cli import kb_group
+from .mcp_cli import mcp_group
 
 __all__ = ["main"]
 
@@ -525,6 +526,7 @@ def app_list(config: Path | None, workspace: str | None, as_json: bool) -> None:
 main.add_command(models_group)
 main.add_command(tools_group)
 main.add_command(kb_group)
+main.add_command(mcp_group)
 
 
 if __name__ == "__main__":
