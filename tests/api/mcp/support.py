@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["CHATFLOW", "FAILING_WORKFLOW", "TRIGGERED_WORKFLOW", "WORKFLOW", "serving"]
+__all__ = ["CHATFLOW", "FAILING_WORKFLOW", "SLOW_WORKFLOW", "TRIGGERED_WORKFLOW", "WORKFLOW", "serving"]
 
 
 @contextlib.asynccontextmanager
@@ -144,4 +144,33 @@ workflow:
       data: {type: end, title: End, outputs: []}
     edges:
     - {id: e1, source: tick, target: end}
+"""
+
+#: A workflow whose LLM node answers a word every 300 ms (about 2.4 s in all).
+SLOW_WORKFLOW = """\
+version: 0.3.0
+kind: app
+app: {mode: workflow, name: Slow}
+workflow:
+  graph:
+    nodes:
+    - id: start
+      data: {type: start, title: Start, variables: []}
+    - id: llm
+      data:
+        type: llm
+        title: LLM
+        model:
+          provider: fake
+          name: script
+          mode: chat
+          completion_params: {script: '[{"content": "one two three four five six seven eight", "delay_ms": 300}]'}
+        prompt_template: [{role: user, text: "count"}]
+        context: {enabled: false}
+        vision: {enabled: false}
+    - id: end
+      data: {type: end, title: End, outputs: [{variable: text, value_selector: [llm, text]}]}
+    edges:
+    - {id: e1, source: start, target: llm}
+    - {id: e2, source: llm, target: end}
 """

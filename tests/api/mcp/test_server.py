@@ -5,6 +5,7 @@ goes on, tool errors for failed runs and bad arguments, and the URL's code as th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,10 @@ from support.service_api import INLINE_PLUGINS, ServiceApi, service_api
 from treadle.runtime import McpServerError, McpServers
 from treadle.store import Conversation, Message, WorkflowRun
 
-from .support import CHATFLOW, FAILING_WORKFLOW, TRIGGERED_WORKFLOW, WORKFLOW, serving
+from .support import CHATFLOW, FAILING_WORKFLOW, SLOW_WORKFLOW, TRIGGERED_WORKFLOW, WORKFLOW, serving
 
 PROTOCOLS = ["legacy", "2026-07-28"]
-APPS = {"Shout Box": WORKFLOW, "Parrot": CHATFLOW, "Broken": FAILING_WORKFLOW}
+APPS = {"Shout Box": WORKFLOW, "Parrot": CHATFLOW, "Broken": FAILING_WORKFLOW, "Slow": SLOW_WORKFLOW}
 
 
 @dataclass
@@ -214,3 +215,29 @@ async def test_an_unpublished_app_cannot_list_its_tool(published: Published) -> 
         async with Client(server.url(published.base_url), mode="legacy") as client:
             await client.list_tools()
     assert refused.group_contains(MCPError, match=r"no published version: publish it first")
+
+
+@pytest.mark.parametrize("mode", PROTOCOLS)
+async def test_a_call_the_client_cancels_stops_the_run(published: Published, mode: str) -> None:
+    """The client gives up on a call (a timeout cancels it): the run is stopped, not left to finish."""
+    started: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        started.append(message or "")
+
+    async with Client(published.urls["Slow"], mode=mode) as client:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await client.call_tool("Slow", {}, progress_callback=on_progress)
+    assert "Running LLM" in started
+
+    async def status() -> str | None:
+        async with published.api.db.session() as session:
+            run = await session.scalar(select(WorkflowRun).where(WorkflowRun.app_id == published.api.apps["Slow"]))
+        return None if run is None else run.status
+
+    for _ in range(100):
+        if await status() not in (None, "running"):
+            break
+        await asyncio.sleep(0.05)
+    assert await status() == "stopped"

@@ -10,13 +10,15 @@ conversation with the ``conversation_id`` an earlier call returned.
 The result of a workflow is its outputs, as JSON text and as structured content; of a chat or
 completion app, the answer as text (and, as structured content, the answer with the conversation's
 id). While the run goes on, each node started and finished, and the answer's text as it streams,
-is sent as a progress notification when the client asked for progress. A run that fails, and a call
+is sent as a progress notification when the client asked for progress. A call the client cancels
+(or abandons by closing its connection) stops the run. A run that fails, and a call
 refused before it runs (bad arguments, an app with no published version, too many requests), come
 back as a tool error carrying the message: never as a protocol error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -223,12 +225,17 @@ async def call_app_tool(
         await execution.prepare()
         execution.start()
         relay = _Progress(progress) if progress is not None else None
-        async for payload in execution.events():
+        try:
+            async for payload in execution.events():
+                if relay is not None:
+                    await relay.on(payload)
             if relay is not None:
-                await relay.on(payload)
-        if relay is not None:
-            await relay.flush()
-        translator = await execution.wait()
+                await relay.flush()
+            translator = await execution.wait()
+        except asyncio.CancelledError:
+            # The client cancelled the call (or went away): the run stops, and keeps what it made.
+            state.tasks.stop(execution.task_id, app_id=app.id, end_user_id=end_user.id)
+            raise
         if execution.input_error is not None:
             return _error(f"The inputs are not valid: {execution.input_error}")
         body = execution.blocking_response()
