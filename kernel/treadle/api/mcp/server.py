@@ -27,6 +27,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -159,7 +160,7 @@ class McpEndpoint:
         await self.manager.handle_request(scope, receive, send)
 
 
-async def _refused_key(request: Request, app: ServiceApp) -> Any:
+async def _refused_key(request: Request, app: ServiceApp) -> Response | None:
     """None when the request carries an app key of ``app``; the 401 answer otherwise."""
     state = service_state(request)
     try:

@@ -163,8 +163,9 @@ class _Progress:
 
     async def on(self, payload: Mapping[str, Any]) -> None:
         event = payload.get("event")
-        data = payload.get("data") if isinstance(payload.get("data"), Mapping) else {}
-        assert isinstance(data, Mapping)
+        data = payload.get("data")
+        if not isinstance(data, Mapping):
+            data = {}
         if event in ("node_started", "node_finished") and not data.get("iteration_id") and not data.get("loop_id"):
             await self.flush()
             title = data.get("title") or data.get("node_id") or "a node"
