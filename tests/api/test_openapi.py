@@ -493,5 +493,18 @@ async def test_what_the_console_answers_fits_the_documented_shapes(api: ServiceA
     key = await calls.call("POST", "/datasets/api-keys", 201)
     await calls.call("GET", "/datasets/api-keys", 200)
     await calls.call("DELETE", "/datasets/api-keys/{key_id}", 204, path={"key_id": key.json()["id"]})
+
+    # MCP servers as tools (WS-MCP-CLIENT); without the MCP client plugin loaded, the server stays unconfigured.
+    mcp, one_server = "/workspaces/current/tool-provider/mcp", {"provider_id": "crm"}
+    await calls.call("POST", mcp, 200, json={"server_url": "https://crm.example/mcp", "name": "CRM",
+                                             "server_identifier": "crm", "headers": {"X-Key": "k-0123456789"}})
+    await calls.call("GET", "/workspaces/current/tools/mcp", 200)
+    await calls.call("GET", mcp + "/tools/{provider_id}", 200, path=one_server)
+    await calls.call("PUT", mcp, 200, json={"provider_id": "crm", "server_url": "https://crm.example/mcp",
+                                            "name": "CRM tools"})
+    await calls.call("GET", mcp + "/update/{provider_id}", 400, path=one_server)
+    await calls.call("POST", mcp + "/tools/{provider_id}/{tool_name}/settings", 404,
+                     path={**one_server, "tool_name": "find"}, json={"description": "Find customers."})
+    await calls.call("DELETE", mcp, 200, json=one_server)
     await calls.call("POST", "/logout", 200)
     assert calls.checked == set(operations(document))

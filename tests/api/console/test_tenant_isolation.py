@@ -36,6 +36,7 @@ A_MEMBER_EMAIL = "a-member@example.com"
 INVITE = "/workspaces/current/members/invite-email"
 CREDENTIALS = "/workspaces/current/model-providers/{provider}/credentials"
 FAKE = "/workspaces/current/model-providers/fake/credentials"
+MCP_TOOLS = "/workspaces/current/tool-provider/mcp"
 
 Headers = dict[str, str]
 
@@ -102,6 +103,10 @@ async def _build_a(console: Console, server: ExtensionServer) -> World:
     members = (await _ok(c.get("/workspaces/current/members", headers=a)))["accounts"]
     ids["member"] = next(m["id"] for m in members if m["email"] == A_MEMBER_EMAIL)
     ids["tenant_name"] = (await _ok(c.get("/workspaces/current", headers=a)))["name"]
+    # Without the MCP client plugin the server is kept unconfigured: enough to own a record.
+    crm = await _ok(c.post(MCP_TOOLS, headers=a, json={
+        "server_url": "https://crm.example/mcp", "name": "CRM", "server_identifier": "crm"}))
+    ids["mcp_tool_server"] = crm["id"]
     markers = {*ids.values(), *tokens, "A workflow", "A chat", DEFAULT_OWNER_EMAIL, A_MEMBER_EMAIL}
     return World(console, a, {}, server, ids, markers)
 
@@ -236,6 +241,15 @@ NAMED: dict[tuple[str, str], tuple[Call, ...]] = {
         _call("DELETE", "/datasets/api-keys/{dataset_key}"),
         _unreached(_call("DELETE", "/datasets/api-keys/{workflow_key}")),
     ),
+    ("GET", MCP_TOOLS + "/tools/{provider_id}"): _calls(_call("GET", MCP_TOOLS + "/tools/{mcp_tool_server}")),
+    ("GET", MCP_TOOLS + "/update/{provider_id}"): _calls(_call("GET", MCP_TOOLS + "/update/{mcp_tool_server}")),
+    ("PUT", MCP_TOOLS): _calls(_call("PUT", MCP_TOOLS, {
+        "provider_id": "{mcp_tool_server}", "server_url": "https://b.example/mcp", "name": "B's now"})),
+    ("DELETE", MCP_TOOLS): _calls(_call("DELETE", MCP_TOOLS, {"provider_id": "{mcp_tool_server}"})),
+    # The unconfigured server has no tool: 404 for A as well.
+    ("POST", MCP_TOOLS + "/tools/{provider_id}/{tool_name}/settings"): _calls(
+        _unreached(_call("POST", MCP_TOOLS + "/tools/{mcp_tool_server}/find/settings", {"description": "B's"})),
+    ),
 }
 
 #: Routes that list or describe what the caller's current workspace has: A's markers must not appear.
@@ -251,6 +265,7 @@ LISTS: dict[tuple[str, str], Call] = {
     ("GET", "/workspaces/current/plugins"): _call("GET", "/workspaces/current/plugins"),
     ("GET", "/api-based-extension"): _call("GET", "/api-based-extension"),
     ("GET", "/datasets/api-keys"): _call("GET", "/datasets/api-keys"),
+    ("GET", "/workspaces/current/tools/mcp"): _call("GET", "/workspaces/current/tools/mcp"),
 }
 
 #: Routes that make something new in the caller's current workspace (B's): made with B's session they
@@ -267,6 +282,8 @@ CREATES: dict[tuple[str, str], tuple[Call, int]] = {
     ("POST", "/api-based-extension"): (_call("POST", "/api-based-extension", {
         "name": "moderator", "api_endpoint": "{server}", "api_key": KEY}), 201),
     ("POST", "/datasets/api-keys"): (_call("POST", "/datasets/api-keys"), 201),
+    ("POST", MCP_TOOLS): (_call("POST", MCP_TOOLS, {
+        "server_url": "https://crm.example/mcp", "name": "CRM", "server_identifier": "crm"}), 200),
 }
 
 #: Routes that act on the caller's own account or session, not on a workspace's records: signing in
@@ -298,6 +315,7 @@ async def _a_snapshot(w: World) -> dict[str, Any]:
         f"/apps/{i['workflow']}/workflow-runs/{i['run']}/node-executions",
         "/workspaces/current", "/workspaces/current/members", "/workspaces/current/model-providers", FAKE,
         "/workspaces/current/default-model?model_type=llm", "/api-based-extension", "/datasets/api-keys",
+        "/workspaces/current/tools/mcp",
     ]
     snapshot = {}
     for path in paths:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import apps, auth, dataset_keys, extensions, mcp_server, members, models, plugins, runs, workspaces
+from . import apps, auth, dataset_keys, extensions, mcp_server, mcp_tools, members, models, plugins, runs, workspaces
 
 __all__ = ["console_routes"]
 
@@ -27,4 +27,5 @@ def console_routes() -> list[BaseRoute]:
         *runs.ROUTES,
         *extensions.ROUTES,
         *dataset_keys.ROUTES,
+        *mcp_tools.ROUTES,
     ]

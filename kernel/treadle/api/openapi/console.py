@@ -1,6 +1,6 @@
 """The console API's OpenAPI document (``/console/api/openapi.json``): signing in, the account, the
 workspaces and their members, apps with their versions and keys, model providers and default models,
-plugins, workflow run logs, API-based extensions and knowledge API keys, as the routes in
+plugins, workflow run logs, API-based extensions, MCP servers and knowledge API keys, as the routes in
 :mod:`treadle.api.console` answer (Dify's console fields; timestamps are Unix seconds).
 
 The table :data:`OPERATIONS` is the document: add a row (and any shape to :data:`SCHEMAS`) when a
@@ -16,6 +16,12 @@ from ... import __version__
 from ..console.apps import AppListQuery, ExportQuery, ImportRequest, PublishRequest, VersionsQuery
 from ..console.auth import LoginRequest
 from ..console.extensions import ExtensionRequest
+from ..console.mcp_tools import (
+    McpServerCreateRequest,
+    McpServerDeleteRequest,
+    McpServerUpdateRequest,
+    McpToolSettingsRequest,
+)
 from ..console.members import InviteRequest, RoleRequest
 from ..console.models import (
     CredentialIdRequest,
@@ -304,6 +310,37 @@ _EXTENSION = obj({
 }, description="An API-based extension; `api_key` is masked (FEAT-MODERATION).")
 
 
+_MCP_TOOL = obj({
+    "name": STR,
+    "label": STR,
+    "description": STR,
+    "parameters": arr(OBJECT),
+    "input_schema": OBJECT,
+    "settings": obj({"description": STR, "fixed": OBJECT}),
+}, description="A tool of an MCP server: its parameters as tool parameters (Fixed ones left out), the input "
+               "schema as the server gave it, and the workspace's description override and Fixed values.")
+
+_MCP_TOOL_SERVER = obj({
+    "id": STR,
+    "server_identifier": STR,
+    "provider_id": STR,
+    "name": STR,
+    "label": OBJECT,
+    "type": enum("mcp"),
+    "icon": STR,
+    "server_url": STR,
+    "headers": OBJECT,
+    "transport": enum("auto", "streamable_http", "sse"),
+    "connected_over": STR,
+    "configuration": obj({"timeout": NUM, "sse_read_timeout": NUM}),
+    "is_team_authorization": BOOL,
+    "error": STR,
+    "updated_at": INT,
+    "tools": arr(_MCP_TOOL),
+}, description="An MCP server of the workspace (WS-MCP-CLIENT): `server_identifier` is what apps reference; "
+               "header values and the URL's query are masked; `error` says why an unconfigured server "
+               "(`is_team_authorization` false) could not be listed.")
+
 def _page(items: JSON, description: str) -> JSON:
     """A page-style list: page, limit, total, has_more and the items."""
     return obj({"page": INT, "limit": INT, "total": INT, "has_more": BOOL, "data": arr(items)},
@@ -370,6 +407,7 @@ SCHEMAS: dict[str, JSON] = {
     "NodeExecution": _NODE_EXECUTION,
     "NodeExecutionList": obj({"data": arr(ref("NodeExecution"))}),
     "ApiExtension": _EXTENSION,
+    "McpToolServer": _MCP_TOOL_SERVER,
 }
 
 _OK = Body("Done.", json=ref("Result"))
@@ -492,6 +530,32 @@ OPERATIONS: tuple[Operation, ...] = (
               description="Sending the masked key back keeps the stored one."),
     Operation("DELETE", "/api-based-extension/{extension_id}", "deleteApiExtension", "Delete an API extension",
               "API extensions", Body("Deleted."), spec=("FEAT-MODERATION",), status=204, errors=(403,)),
+    # MCP servers whose tools apps use.
+    Operation("GET", "/workspaces/current/tools/mcp", "listMcpToolServers", "The workspace's MCP servers",
+              "MCP tools", Body("The servers with their tools, by Server ID.", json=arr(ref("McpToolServer"))),
+              spec=("WS-MCP-CLIENT",), errors=(403,)),
+    Operation("POST", "/workspaces/current/tool-provider/mcp", "createMcpToolServer", "Add an MCP server",
+              "MCP tools", Body("The server, its tools listed (or its `error`).", json=ref("McpToolServer")),
+              spec=("WS-MCP-CLIENT",), body=McpServerCreateRequest, errors=(403,),
+              description="`server_identifier`: 1 to 24 lowercase letters, digits, `_` or `-`, unique in the "
+                          "workspace, never changed. A server that cannot be listed is kept, unconfigured."),
+    Operation("PUT", "/workspaces/current/tool-provider/mcp", "updateMcpToolServer", "Change an MCP server",
+              "MCP tools", Body("Changed.", json=obj({"result": enum("success"), "provider": ref("McpToolServer")})),
+              spec=("WS-MCP-CLIENT",), body=McpServerUpdateRequest, errors=(403, 404),
+              description="Everything but the Server ID; sending a masked header value back keeps the stored one."),
+    Operation("DELETE", "/workspaces/current/tool-provider/mcp", "deleteMcpToolServer", "Remove an MCP server",
+              "MCP tools", _OK, spec=("WS-MCP-CLIENT",), body=McpServerDeleteRequest, errors=(403, 404)),
+    Operation("GET", "/workspaces/current/tool-provider/mcp/tools/{provider_id}", "getMcpToolServer",
+              "An MCP server", "MCP tools", Body("The server and its tools.", json=ref("McpToolServer")),
+              spec=("WS-MCP-CLIENT",), errors=(403, 404)),
+    Operation("GET", "/workspaces/current/tool-provider/mcp/update/{provider_id}", "refreshMcpToolServer",
+              "List an MCP server's tools again", "MCP tools",
+              Body("The server and its tools as listed now.", json=ref("McpToolServer")), spec=("WS-MCP-CLIENT",),
+              errors=(403, 404)),
+    Operation("POST", "/workspaces/current/tool-provider/mcp/tools/{provider_id}/{tool_name}/settings",
+              "setMcpToolSettings", "Set one MCP tool's description and Fixed parameters", "MCP tools",
+              Body("The server and its tools.", json=ref("McpToolServer")), spec=("WS-MCP-CLIENT",),
+              body=McpToolSettingsRequest, errors=(403, 404)),
     # Knowledge API keys.
     Operation("GET", "/datasets/api-keys", "listKnowledgeApiKeys", "The workspace's knowledge API keys",
               "Knowledge API keys", Body("The keys, masked.", json=ref("ApiKeyList")), spec=("API-COMMON-AUTH",),
