@@ -316,7 +316,7 @@ class McpTools:
         reach = (changed.url, dict(changed.headers), changed.transport)
         if reach != (found.url, dict(found.headers), found.transport):
             return await self._list(replace(changed, connected_over=""), depth, keep_failure=True)
-        return changed
+        return await self._saved(changed)
 
     async def remove_server(self, tenant_id: str, server: str) -> None:
         """Remove a server (by Server ID or id); apps using its tools then fail to find them."""
@@ -353,9 +353,7 @@ class McpTools:
             raise McpServerError(exc.message, field="fixed") from None
         settings = dict(found.tool_settings)
         settings[str(listed["name"])] = McpToolSettings(description, fixed)
-        updated = replace(found, tool_settings=settings)
-        await self.store.save(updated)
-        return updated
+        return await self._saved(replace(found, tool_settings=settings))
 
     async def servers(self, tenant_id: str) -> list[McpServer]:
         """The workspace's MCP servers, by Server ID."""
@@ -484,8 +482,7 @@ class McpTools:
         try:
             listing = [m async for m in self._client(server, "list_tools", {}, depth)]
         except PluginError as exc:
-            failed = replace(server, error=exc.message, connected_over="")
-            await self.store.save(failed)
+            failed = await self._saved(replace(server, error=exc.message, connected_over=""))
             if keep_failure:
                 return failed
             raise McpServerError(
@@ -503,5 +500,9 @@ class McpTools:
             error="",
             icon=server.icon or str(server_info.get("icon") or ""),
         )
-        await self.store.save(listed)
-        return listed
+        return await self._saved(listed)
+
+    async def _saved(self, server: McpServer) -> McpServer:
+        """Save ``server`` and return it as stored (with the store's ``updated_at``)."""
+        await self.store.save(server)
+        return await self.server(server.tenant_id, server.server_id)

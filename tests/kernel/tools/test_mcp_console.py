@@ -55,6 +55,7 @@ async def test_mcp_servers_in_the_console(console: httpx.AsyncClient, weather: W
         "weather", "mcp", ICON, True)
     assert view["headers"] == {"Authorization": "Bea******789"}
     assert view["configuration"] == {"timeout": 10, "sse_read_timeout": 60}
+    assert view["updated_at"] > 0  # as stored
     assert {t["label"] for t in view["tools"]} == {"Weather » alert", "Weather » conditions", "Weather » forecast"}
     assert weather.requests[-1]["headers"]["authorization"] == "Bearer tok-0123456789"
 
