@@ -451,6 +451,16 @@ async def test_what_the_console_answers_fits_the_documented_shapes(api: ServiceA
     await calls.call("DELETE", "/apps/{app_id}", 204, path={"app_id": imported.json()["app_id"]})
     await calls.call("GET", "/apps/{app_id}", 404, path={"app_id": imported.json()["app_id"]})
 
+    # The app as an MCP server (PUB-MCP-SERVER).
+    await calls.call("GET", "/apps/{app_id}/server", 404, path=flow)
+    server = await calls.call("POST", "/apps/{app_id}/server", 200, path=flow,
+                              json={"description": "Shouts.", "parameters": {"text": "What to shout."}})
+    await calls.call("POST", "/apps/{app_id}/server", 400, path=flow, json={"parameters": {"text": 1}})
+    await calls.call("GET", "/apps/{app_id}/server", 200, path=flow)
+    await calls.call("PUT", "/apps/{app_id}/server", 200, path=flow, json={"status": "inactive"})
+    fresh = await calls.call("GET", "/apps/{server_id}/server/refresh", 200, path={"server_id": server.json()["id"]})
+    assert fresh.json()["server_code"] != server.json()["server_code"]
+
     # Run logs.
     ran = await api.client.post("/workflows/run", headers=api.auth("workflow"),
                                 json={"inputs": {"text": "hey"}, "user": "openapi"})

@@ -83,6 +83,8 @@ async def _build_a(console: Console, server: ExtensionServer) -> World:
     ids["draft"] = next(v["id"] for v in versions if v["version"] == "draft")
     ids["version"] = next(v["id"] for v in versions if v["marked_name"] == "v1")
     ids["current_version"] = next(v["id"] for v in versions if v["marked_name"] == "v2")
+    mcp = await _ok(c.post(f"/apps/{ids['workflow']}/server", headers=a, json={"description": "A's tool"}))
+    ids["mcp_server"], ids["mcp_code"] = mcp["id"], mcp["server_code"]
     run = await _ok(console.api.client.post("/workflows/run", headers={"Authorization": f"Bearer {tokens[0]}"},
                                             json={"inputs": {"text": "hi"}, "user": "x"}))
     ids["run"] = run["workflow_run_id"]
@@ -218,6 +220,10 @@ NAMED: dict[tuple[str, str], tuple[Call, ...]] = {
         _call("DELETE", "/apps/{b_workflow}/api-keys/{dataset_key}"),
     ),
     ("GET", "/apps/{app_id}/workflow-runs"): _calls(_call("GET", "/apps/{workflow}/workflow-runs")),
+    ("GET", "/apps/{app_id}/server"): _calls(_call("GET", "/apps/{workflow}/server")),
+    ("POST", "/apps/{app_id}/server"): _calls(_call("POST", "/apps/{workflow}/server", {"description": "B's"})),
+    ("PUT", "/apps/{app_id}/server"): _calls(_call("PUT", "/apps/{workflow}/server", {"status": "inactive"})),
+    ("GET", "/apps/{server_id}/server/refresh"): _calls(_call("GET", "/apps/{mcp_server}/server/refresh")),
     ("GET", "/apps/{app_id}/workflow-runs/{run_id}"): _calls(
         _call("GET", "/apps/{workflow}/workflow-runs/{run}"),
         _call("GET", "/apps/{b_workflow}/workflow-runs/{run}"),
@@ -312,7 +318,7 @@ async def _a_snapshot(w: World) -> dict[str, Any]:
         f"/apps/{i['workflow']}/export?include_secret=true", f"/apps/{i['chat']}/export",
         f"/apps/{i['workflow']}/api-keys", f"/apps/{i['chat']}/api-keys", f"/apps/{i['workflow']}/workflow-runs",
         f"/apps/{i['workflow']}/workflow-runs/{i['run']}",
-        f"/apps/{i['workflow']}/workflow-runs/{i['run']}/node-executions",
+        f"/apps/{i['workflow']}/workflow-runs/{i['run']}/node-executions", f"/apps/{i['workflow']}/server",
         "/workspaces/current", "/workspaces/current/members", "/workspaces/current/model-providers", FAKE,
         "/workspaces/current/default-model?model_type=llm", "/api-based-extension", "/datasets/api-keys",
         "/workspaces/current/tools/mcp",

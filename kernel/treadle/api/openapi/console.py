@@ -16,6 +16,7 @@ from ... import __version__
 from ..console.apps import AppListQuery, ExportQuery, ImportRequest, PublishRequest, VersionsQuery
 from ..console.auth import LoginRequest
 from ..console.extensions import ExtensionRequest
+from ..console.mcp_server import ServerRequest
 from ..console.mcp_tools import (
     McpServerCreateRequest,
     McpServerDeleteRequest,
@@ -309,7 +310,6 @@ _EXTENSION = obj({
     "created_at": TIMESTAMP,
 }, description="An API-based extension; `api_key` is masked (FEAT-MODERATION).")
 
-
 _MCP_TOOL = obj({
     "name": STR,
     "label": STR,
@@ -340,6 +340,20 @@ _MCP_TOOL_SERVER = obj({
 }, description="An MCP server of the workspace (WS-MCP-CLIENT): `server_identifier` is what apps reference; "
                "header values and the URL's query are masked; `error` says why an unconfigured server "
                "(`is_team_authorization` false) could not be listed.")
+
+_MCP_SERVER = obj({
+    "id": STR,
+    "app_id": STR,
+    "server_code": STR,
+    "server_url": STR,
+    "status": enum("active", "inactive"),
+    "description": STR,
+    "parameters": obj({}, description="Descriptions of the tool's parameters by input variable name."),
+    "require_api_key": BOOL,
+    "created_at": nullable(TIMESTAMP),
+    "updated_at": nullable(TIMESTAMP),
+}, description="An app's MCP server; `server_url` embeds the code, the server's credential (PUB-MCP-SERVER).")
+
 
 def _page(items: JSON, description: str) -> JSON:
     """A page-style list: page, limit, total, has_more and the items."""
@@ -407,6 +421,7 @@ SCHEMAS: dict[str, JSON] = {
     "NodeExecution": _NODE_EXECUTION,
     "NodeExecutionList": obj({"data": arr(ref("NodeExecution"))}),
     "ApiExtension": _EXTENSION,
+    "McpServer": _MCP_SERVER,
     "McpToolServer": _MCP_TOOL_SERVER,
 }
 
@@ -473,6 +488,20 @@ OPERATIONS: tuple[Operation, ...] = (
               status=201, errors=(403,), description="At most ten per app: 400 `max_keys_exceeded` beyond."),
     Operation("DELETE", "/apps/{app_id}/api-keys/{key_id}", "deleteAppApiKey", "Delete a Service API key", "Apps",
               Body("Deleted."), spec=("API-COMMON-AUTH",), status=204, errors=(403,)),
+    # Apps as MCP servers.
+    Operation("GET", "/apps/{app_id}/server", "getMcpServer", "An app's MCP server", "Apps",
+              Body("The server, on or off.", json=ref("McpServer")), spec=("PUB-MCP-SERVER",), errors=(403,),
+              description="404 `not_found` when the app's server was never switched on."),
+    Operation("POST", "/apps/{app_id}/server", "enableMcpServer", "Switch an app's MCP server on", "Apps",
+              Body("The server, on.", json=ref("McpServer")), spec=("PUB-MCP-SERVER",), body=ServerRequest,
+              errors=(403,), description="Made with a new code on first use; settings given replace the stored "
+                                         "ones. A workflow started by a trigger is 400 `invalid_param`."),
+    Operation("PUT", "/apps/{app_id}/server", "updateMcpServer", "Change an app's MCP server", "Apps",
+              Body("The server.", json=ref("McpServer")), spec=("PUB-MCP-SERVER",), body=ServerRequest,
+              errors=(403,), description="`status` switches it on (`active`) or off (`inactive`)."),
+    Operation("GET", "/apps/{server_id}/server/refresh", "regenerateMcpServerCode", "Give an MCP server a new URL",
+              "Apps", Body("The server with its new code.", json=ref("McpServer")), spec=("PUB-MCP-SERVER",),
+              errors=(403,), description="Named by the server's id (Dify's route); the old URL stops working at once."),
     # Model providers, their credentials and the default models.
     Operation("GET", "/workspaces/current/model-providers", "listModelProviders", "The installed model providers",
               "Model providers", Body("The providers.", json=ref("ModelProviderList")),
