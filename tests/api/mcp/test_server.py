@@ -168,7 +168,7 @@ async def test_the_code_is_the_credential_regenerate_and_switch_off(published: P
     assert new.url(published.base_url) != old_url and len(new.server_code) == 16
     async with httpx.AsyncClient() as http:
         gone = await http.post(old_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
-    assert gone.status_code == 404 and "regenerated" in gone.json()["message"]
+    assert gone.status_code == 404 and "regenerated" in gone.json()["error"]["message"]
     async with Client(new.url(published.base_url), mode="legacy") as client:
         assert [t.name for t in (await client.list_tools()).tools] == ["Shout_Box"]
 
@@ -176,7 +176,7 @@ async def test_the_code_is_the_credential_regenerate_and_switch_off(published: P
     with pytest.raises(BaseExceptionGroup) as refused:
         async with Client(new.url(published.base_url), mode="legacy") as client:
             await client.list_tools()
-    assert refused.group_contains(MCPError, match="Not Found")
+    assert refused.group_contains(MCPError, match="the server is switched off")
     again = await published.servers.enable(app_id)
     assert again.server_code == new.server_code  # switched on again at the same URL
     async with Client(again.url(published.base_url), mode="2026-07-28") as client:
@@ -192,8 +192,9 @@ async def test_a_server_can_also_require_an_app_key(published: Published, mode: 
         refused = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
         other = await http.post(url, json={}, headers=published.api.auth("Parrot"))
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
-    assert "API keys as a Bearer token" in refused.json()["message"]
-    assert other.status_code == 401 and other.json()["message"] == "The Bearer token is an API key of another app."
+    assert "API keys as a Bearer token" in refused.json()["error"]["message"]
+    assert other.status_code == 401
+    assert other.json()["error"]["message"] == "The Bearer token is an API key of another app."
     async with httpx2.AsyncClient(headers=published.api.auth("Shout Box")) as http2:
         async with Client(streamable_http_client(url, http_client=http2), mode=mode) as client:
             result = await client.call_tool("Shout_Box", {"text": "key"})

@@ -8,8 +8,8 @@ speaks both the 2026-07-28 protocol (no handshake) and the earlier ``initialize`
 
 Authentication: the code in the URL is the credential (an unknown, regenerated or switched-off code
 is 404); a server set to require it also needs ``Authorization: Bearer <an app key of the app>``
-(401 otherwise). The server code is looked up on every request, so a regenerated URL stops working
-at once in every process.
+(401 otherwise). Both answer with a JSON-RPC error body, so MCP clients show the reason. The code
+is looked up on every request, so a regenerated URL stops working at once in every process.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import mcp_types as types
@@ -27,14 +27,14 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ... import __version__
 from ...runtime.mcp_servers import server_by_code
 from ...tenancy import InvalidApiKey, bearer_token
-from ..errors import ApiError, error_response
+from ..errors import ApiError
 from ..service.state import ServiceApp, service_state
 from .tool import AppTarget, call_app_tool, describe_app_tool
 
@@ -142,10 +142,9 @@ class McpEndpoint:
         state = service_state(request)
         found = await server_by_code(state.db, str(scope["path_params"]["server_code"]))
         if found is None:
-            response = error_response(
-                404, "not_found",
-                "No MCP server answers at this URL: its code is wrong or was regenerated, or the server is "
-                "switched off.",
+            response = _refusal(
+                404, "No MCP server answers at this URL: its code is wrong or was regenerated, or the server "
+                "is switched off."
             )
             await response(scope, receive, send)
             return
@@ -173,6 +172,11 @@ async def _refused_key(request: Request, app: ServiceApp) -> Response | None:
         if key_app.id == app.id:
             return None
         message = "The Bearer token is an API key of another app."
-    response = error_response(401, "unauthorized", message)
-    response.headers["WWW-Authenticate"] = 'Bearer realm="treadle-mcp"'
-    return response
+    return _refusal(401, message, {"WWW-Authenticate": 'Bearer realm="treadle-mcp"'})
+
+
+def _refusal(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A request refused before the MCP server sees it: the HTTP status, and a JSON-RPC error as the
+    body (``id`` null: the request was not read), which MCP clients show their users."""
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": types.INVALID_REQUEST, "message": message}}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
