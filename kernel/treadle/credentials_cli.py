@@ -441,6 +441,10 @@ def add_mcp_server(config: Path | None, server_id: str, name: str, url: str, hea
 
     view = _mcp_run(config, work, start=True)
     _echo_servers([view], as_json)
+    if view["authorization"] == "required":
+        raise click.ClickException(
+            f"added {server_id!r}, but it needs authorization: sign in with 'treadle tools mcp auth {server_id}'"
+        )
     if view["error"]:
         raise click.ClickException(
             f"added {server_id!r}, but its tools could not be listed; fix it with 'treadle tools mcp update' "
@@ -498,6 +502,37 @@ def update_mcp_server(config: Path | None, server_id: str, name: str | None, url
         return sup.mcp_tools.view(server)
 
     _echo_servers([_mcp_run(config, work, start=True)], as_json)
+
+
+@mcp_servers.command("auth")
+@click.argument("server_id")
+@click.option("--redirect-uri", default=None,
+              help="Where the browser comes back (default: /console/api/mcp/oauth/callback on [server] public_url, "
+                   "or on the running server).")
+@_WORKSPACE
+@click.pass_obj
+def authorize_mcp_server(config: Path | None, server_id: str, redirect_uri: str | None, workspace: str) -> None:
+    """Sign in to a server with OAuth ("Re-authorize"): prints the URL to open in a browser. The browser
+    then comes back to the Treadle server, which finishes the sign-in and lists the tools; it must be
+    running and reachable from the browser at the redirect URI."""
+    from .server import read_server_file
+
+    if redirect_uri is None:
+        try:
+            settings = Settings.load(config_file=config)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        running = read_server_file(settings)
+        base = settings.server.public_url.rstrip("/") or (running["url"] if running else settings.server.base_url())
+        redirect_uri = f"{base}/console/api/mcp/oauth/callback"
+    chosen = redirect_uri
+
+    async def work(sup: PluginSupervisor) -> str:
+        return await sup.mcp_tools.start_authorization(workspace, server_id, chosen)
+
+    url = _mcp_run(config, work, start=True)
+    click.echo(f"open this URL to authorize MCP server {server_id!r} (the browser comes back to {chosen}):", err=True)
+    click.echo(url)
 
 
 @mcp_servers.command("tool")

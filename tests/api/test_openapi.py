@@ -318,7 +318,7 @@ async def test_every_console_route_has_exactly_one_operation_and_vice_versa(api:
     for key, operation in documented.items():
         assert "Spec: " in operation.get("description", ""), key
         public = operation.get("security") == []
-        assert public == (key[1] in {"/login", "/logout", "/refresh-token"}), key
+        assert public == (key[1] in {"/login", "/logout", "/refresh-token", "/mcp/oauth/callback"}), key
 
 
 def test_console_request_bodies_and_query_parameters_come_from_the_route_models() -> None:
@@ -515,6 +515,8 @@ async def test_what_the_console_answers_fits_the_documented_shapes(api: ServiceA
     await calls.call("GET", mcp + "/update/{provider_id}", 400, path=one_server)
     await calls.call("POST", mcp + "/tools/{provider_id}/{tool_name}/settings", 404,
                      path={**one_server, "tool_name": "find"}, json={"description": "Find customers."})
+    await calls.call("POST", mcp + "/auth", 400, json=one_server)  # no MCP client plugin to start it
+    await calls.call("GET", "/mcp/oauth/callback", 400, params={"code": "c", "state": "never-issued"})
     await calls.call("DELETE", mcp, 200, json=one_server)
     await calls.call("POST", "/logout", 200)
     assert calls.checked == set(operations(document))

@@ -18,11 +18,14 @@ from treadle.api import create_app
 from treadle.config import Settings
 from treadle.plugins import GroupPlan, PluginSpec, PluginSupervisor
 from treadle.plugins.node_factory import PluginNodeFactory
-from treadle.runtime import AppManager, ensure_first_workspace
+from treadle.runtime import DEFAULT_OWNER_EMAIL, AppManager, ensure_first_workspace
 from treadle.store import Database
 from treadle.tenancy import SecretCipher
 
 from support.databases import migrated_database
+
+#: The password of the first workspace's owner.
+OWNER_PASSWORD = "Passw0rd-for-tests"
 
 #: The plugins the Service API tests run with, all inline (fast to start, same code paths).
 INLINE_PLUGINS = (
@@ -85,7 +88,7 @@ async def service_api(
         (home / "treadle.toml").write_text(f"[models]\nmap = {{ {pairs} }}\n")
     settings = Settings.load(home=home)
     async with migrated_database(backend, tmp_path) as db:
-        first = await ensure_first_workspace(db, password="Passw0rd-for-tests")
+        first = await ensure_first_workspace(db, password=OWNER_PASSWORD)
         assert first is not None
         groups = [GroupPlan("inline", True, tuple(PluginSpec(name) for name in plugins))]
         async with PluginSupervisor(settings, groups=groups) as supervisor:
@@ -97,6 +100,18 @@ async def service_api(
                     for name, dsl in (apps or {}).items():
                         await api.add_app(name, dsl)
                     yield api
+
+
+@contextlib.asynccontextmanager
+async def owner_console(api: ServiceApi) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on ``/console/api`` of ``api``'s application, signed in (a Bearer session, no cookie) as
+    the first workspace's owner."""
+    transport = httpx.ASGITransport(app=api.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://treadle.test/console/api") as client:
+        signed = await client.post("/login", json={"email": DEFAULT_OWNER_EMAIL, "password": OWNER_PASSWORD})
+        client.cookies.clear()
+        client.headers["Authorization"] = f"Bearer {signed.json()['data']['access_token']}"
+        yield client
 
 
 @contextlib.asynccontextmanager

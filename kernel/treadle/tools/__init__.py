@@ -4,9 +4,9 @@ from .api_request import ApiToolCredentials, build_request
 from .api_store import ApiToolProvider, ApiToolStore, MemoryApiToolStore, SQLiteApiToolStore
 from .api_tools import REQUEST_PROVIDER, REQUEST_TOOL, ApiTools
 from .credentials import WorkspaceToolCredentials
-from .errors import McpServerError, OpenAPISpecError, ToolInvokeError
+from .errors import McpAuthorizationError, McpServerError, OpenAPISpecError, ToolInvokeError
 from .manager import PluginTools, ToolCredentialSource, ToolManager, ToolSource
-from .mcp_store import McpServer, McpServerStore, McpToolSettings, MemoryMcpServerStore, SQLiteMcpServerStore
+from .mcp_store import McpOAuth, McpServer, McpServerStore, McpToolSettings, MemoryMcpServerStore, SQLiteMcpServerStore
 from .mcp_tools import SERVER_ID_PATTERN, McpTools, tool_schema
 from .openapi import ApiOperation, ApiParameter, ApiSpec, parse_api_spec
 from .workflow_tools import RunHost, WorkflowTool, WorkflowTools, workflow_level
@@ -22,6 +22,8 @@ __all__ = [
     "ApiToolProvider",
     "ApiToolStore",
     "ApiTools",
+    "McpAuthorizationError",
+    "McpOAuth",
     "McpServer",
     "McpServerError",
     "McpServerStore",

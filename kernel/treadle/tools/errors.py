@@ -4,7 +4,8 @@
 :class:`McpServerError` the same for an MCP server's settings.
 :class:`ToolInvokeError` is a call-time error; it is a :class:`~treadle_sdk.errors.PluginFailed` so
 that it crosses back to the plugin or node that called the tool with its ``details["error_type"]``
-(``ToolInvokeError``, Dify's name), as the request tool's own errors do.
+(``ToolInvokeError``, Dify's name), as the request tool's own errors do; :class:`McpAuthorizationError`
+likewise, for an MCP server that needs signing in to again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from treadle_sdk.errors import PluginFailed
 
-__all__ = ["McpServerError", "OpenAPISpecError", "ToolInvokeError"]
+__all__ = ["McpAuthorizationError", "McpServerError", "OpenAPISpecError", "ToolInvokeError"]
 
 
 class OpenAPISpecError(ValueError):
@@ -42,6 +43,18 @@ class ToolInvokeError(PluginFailed):
     workflows too deeply)."""
 
     error_type = "ToolInvokeError"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"error_type": self.error_type, **(details or {})})
+
+
+class McpAuthorizationError(PluginFailed):
+    """An MCP server of the workspace needs authorization (OAuth) before its tools can be listed or
+    called: it answered 401 and no refresh helped, or its authorization server refused the refresh
+    token. ``details["error_type"]`` is ``MCPAuthError`` (Dify's name), ``details["provider"]`` the
+    Server ID; the message says how to authorize it again."""
+
+    error_type = "MCPAuthError"
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details={"error_type": self.error_type, **(details or {})})

@@ -1,10 +1,11 @@
-"""Where a workspace's MCP servers are kept (WS-MCP-CLIENT): URL, headers, the tools last listed and
-the per-tool settings.
+"""Where a workspace's MCP servers are kept (WS-MCP-CLIENT): URL, headers, OAuth authorization, the
+tools last listed and the per-tool settings.
 
 A small port (:class:`McpServerStore`) with two implementations, like the custom tools' store:
 :class:`MemoryMcpServerStore` for tests and single-process use, and :class:`SQLiteMcpServerStore`, a
-table of the ``tools.db`` file whose headers (API keys, bearer tokens) are stored encrypted with the
-workspace secrets cipher, bound to the server's id, and everything else in the clear.
+table of the ``tools.db`` file whose headers (API keys, bearer tokens) and OAuth secrets (the
+registered client, the tokens, a pending PKCE verifier) are stored encrypted with the workspace
+secrets cipher, bound to the server's id, and everything else in the clear.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any, Protocol
 
 from ..models.encryption import SecretCipher
 
-__all__ = ["McpServer", "McpServerStore", "McpToolSettings", "MemoryMcpServerStore", "SQLiteMcpServerStore"]
+__all__ = [
+    "McpOAuth",
+    "McpServer",
+    "McpServerStore",
+    "McpToolSettings",
+    "MemoryMcpServerStore",
+    "SQLiteMcpServerStore",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,49 @@ class McpToolSettings:
 
 
 @dataclass(frozen=True)
+class McpOAuth:
+    """A server's OAuth authorization (the MCP authorization spec), kept between the steps of the flow
+    and across calls.
+
+    ``client`` is the client registered with the authorization server (RFC 7591, with its secret if
+    it has one), ``metadata`` the authorization server's metadata (RFC 8414) and ``resource`` what
+    tokens are asked for (RFC 8707). ``tokens`` are the token endpoint's answer (``access_token``,
+    ``refresh_token`` ...), ``expires_at`` when the access token expires (0: it did not say). While a
+    sign-in is under way, ``state_hash`` is the SHA-256 of the state the callback must carry (so the
+    state itself is never stored), ``code_verifier`` the PKCE verifier, ``redirect_uri`` where the
+    browser comes back and ``started_at`` when it began. ``client``, ``tokens`` and ``code_verifier``
+    are the secrets.
+    """
+
+    client: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    resource: str = ""
+    tokens: Mapping[str, Any] = field(default_factory=dict)
+    expires_at: float = 0.0
+    state_hash: str = ""
+    code_verifier: str = ""
+    redirect_uri: str = ""
+    started_at: float = 0.0
+
+    @property
+    def access_token(self) -> str:
+        return str(self.tokens.get("access_token") or "")
+
+    @property
+    def refresh_token(self) -> str:
+        return str(self.tokens.get("refresh_token") or "")
+
+    def secrets(self) -> dict[str, Any]:
+        """What is stored encrypted."""
+        return {"client": dict(self.client), "tokens": dict(self.tokens), "code_verifier": self.code_verifier}
+
+    def plain(self) -> dict[str, Any]:
+        """What is stored in the clear (the state's hash has a column of its own)."""
+        return {"metadata": dict(self.metadata), "resource": self.resource, "expires_at": self.expires_at,
+                "redirect_uri": self.redirect_uri, "started_at": self.started_at}
+
+
+@dataclass(frozen=True)
 class McpServer:
     """An MCP server of a workspace, as stored.
 
@@ -50,6 +101,8 @@ class McpServer:
     and never changes; ``id`` is the record's own id. ``tools`` are the server's tools as it last
     listed them (MCP ``Tool`` objects as JSON), ``transport`` the one they were listed over, and
     ``error`` why the last listing failed ("" when it worked): the console's "Unconfigured Server".
+    ``needs_authorization`` is set when the server answered 401 (or refused to refresh its token)
+    until a sign-in succeeds; ``oauth`` is that sign-in.
     """
 
     tenant_id: str
@@ -68,6 +121,8 @@ class McpServer:
     connected_over: str = ""
     error: str = ""
     tool_settings: Mapping[str, McpToolSettings] = field(default_factory=dict)
+    needs_authorization: bool = False
+    oauth: McpOAuth = field(default_factory=McpOAuth)
     updated_at: float = 0.0
 
 
@@ -85,6 +140,9 @@ class McpServerStore(Protocol):
 
     async def delete(self, tenant_id: str, server_id: str) -> bool:
         """Remove the server; False if there was none."""
+
+    async def by_oauth_state(self, state_hash: str) -> McpServer | None:
+        """The server, of whichever workspace, whose sign-in under way has ``oauth.state_hash``, or None."""
 
 
 class MemoryMcpServerStore:
@@ -105,6 +163,11 @@ class MemoryMcpServerStore:
     async def delete(self, tenant_id: str, server_id: str) -> bool:
         return self._servers.pop((tenant_id, server_id), None) is not None
 
+    async def by_oauth_state(self, state_hash: str) -> McpServer | None:
+        if not state_hash:
+            return None
+        return next((s for s in self._servers.values() if s.oauth.state_hash == state_hash), None)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS mcp_tool_servers (
@@ -114,21 +177,28 @@ CREATE TABLE IF NOT EXISTS mcp_tool_servers (
     settings TEXT NOT NULL,
     headers TEXT NOT NULL,
     updated_at REAL NOT NULL,
+    oauth TEXT NOT NULL DEFAULT '',
+    oauth_state TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (tenant_id, server_id)
 )
 """
-_COLUMNS = "tenant_id, server_id, id, settings, headers, updated_at"
+#: Columns a ``tools.db`` made before OAuth lacks, added on first use.
+_ADDED = ("oauth", "oauth_state")
+_COLUMNS = "tenant_id, server_id, id, settings, headers, updated_at, oauth, oauth_state"
 #: The fields kept in the clear, as one JSON object.
-_SETTINGS = ("name", "url", "icon", "transport", "timeout", "sse_read_timeout", "connected_over", "error")
+_SETTINGS = (
+    "name", "url", "icon", "transport", "timeout", "sse_read_timeout", "connected_over", "error",
+    "needs_authorization",
+)
 
 
 class SQLiteMcpServerStore:
     """Servers in a SQLite file; their headers are stored encrypted by ``cipher``, never in the clear."""
 
     @staticmethod
-    def _context(record_id: str) -> str:
-        # Binds stored headers to their server: copied into another row, they do not decrypt.
-        return f"mcp_tool_server/{record_id}/headers"
+    def _context(record_id: str, part: str = "headers") -> str:
+        # Binds stored secrets to their server: copied into another row, they do not decrypt.
+        return f"mcp_tool_server/{record_id}/{part}"
 
     def __init__(self, path: str | Path, cipher: SecretCipher) -> None:
         self.path = Path(path)
@@ -145,16 +215,35 @@ class SQLiteMcpServerStore:
             with db:
                 if not self._ready:
                     db.execute(_SCHEMA)
+                    present = {row[1] for row in db.execute("PRAGMA table_info(mcp_tool_servers)")}
+                    for column in _ADDED:
+                        if column not in present:
+                            db.execute(f"ALTER TABLE mcp_tool_servers ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
                     self._ready = True
                 yield db
         finally:
             db.close()
 
     def _row(self, row: tuple[Any, ...]) -> McpServer:
-        tenant_id, server_id, record_id, settings, headers, updated_at = row
+        tenant_id, server_id, record_id, settings, headers, updated_at, oauth, oauth_state = row
         data = json.loads(settings)
         plain = json.loads(self.cipher.decrypt(tenant_id, headers, context=self._context(record_id))) if headers else {}
         tool_settings = {name: McpToolSettings.of(value) for name, value in (data.get("tool_settings") or {}).items()}
+        sealed = {}
+        if oauth:
+            sealed = json.loads(self.cipher.decrypt(tenant_id, oauth, context=self._context(record_id, "oauth")))
+        clear = data.get("oauth") or {}
+        authorization = McpOAuth(
+            client=sealed.get("client") or {},
+            metadata=clear.get("metadata") or {},
+            resource=str(clear.get("resource") or ""),
+            tokens=sealed.get("tokens") or {},
+            expires_at=float(clear.get("expires_at") or 0.0),
+            state_hash=oauth_state,
+            code_verifier=str(sealed.get("code_verifier") or ""),
+            redirect_uri=str(clear.get("redirect_uri") or ""),
+            started_at=float(clear.get("started_at") or 0.0),
+        )
         return McpServer(
             tenant_id=tenant_id,
             id=record_id,
@@ -162,6 +251,7 @@ class SQLiteMcpServerStore:
             headers=plain,
             tools=tuple(data.get("tools") or ()),
             tool_settings=tool_settings,
+            oauth=authorization,
             updated_at=updated_at,
             **{key: data[key] for key in _SETTINGS if key in data},
         )
@@ -175,15 +265,21 @@ class SQLiteMcpServerStore:
         data: dict[str, Any] = {key: getattr(server, key) for key in _SETTINGS}
         data["tools"] = list(server.tools)
         data["tool_settings"] = {name: value.as_dict() for name, value in server.tool_settings.items()}
+        data["oauth"] = server.oauth.plain()
         sealed = ""
         if server.headers:
             text = json.dumps(dict(server.headers))
             sealed = self.cipher.encrypt(server.tenant_id, text, context=self._context(server.id))
-        with self._connect() as db:
-            db.execute(
-                f"INSERT OR REPLACE INTO mcp_tool_servers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (server.tenant_id, server.server_id, server.id, json.dumps(data), sealed, time.time()),
+        secrets = server.oauth.secrets()
+        sealed_oauth = ""
+        if any(secrets.values()):
+            sealed_oauth = self.cipher.encrypt(
+                server.tenant_id, json.dumps(secrets), context=self._context(server.id, "oauth")
             )
+        row = (server.tenant_id, server.server_id, server.id, json.dumps(data), sealed, time.time(), sealed_oauth,
+               server.oauth.state_hash)
+        with self._connect() as db:
+            db.execute(f"INSERT OR REPLACE INTO mcp_tool_servers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def _delete(self, tenant_id: str, server_id: str) -> bool:
         with self._connect() as db:
@@ -206,3 +302,9 @@ class SQLiteMcpServerStore:
 
     async def delete(self, tenant_id: str, server_id: str) -> bool:
         return await asyncio.to_thread(self._delete, tenant_id, server_id)
+
+    async def by_oauth_state(self, state_hash: str) -> McpServer | None:
+        if not state_hash:
+            return None
+        found = await asyncio.to_thread(self._query, "oauth_state = ?", state_hash)
+        return found[0] if found else None

@@ -8,6 +8,15 @@ made by the ``mcp_client`` tool provider of the ``treadle-plugin-mcp-tools`` plu
 behind the SSRF guard, so the kernel makes no outbound HTTP itself: ``list_tools`` when a server is
 added, changed or refreshed, ``call_tool`` for every call.
 
+A server that answers 401 is kept as needing authorization. Signing in to it is OAuth as the MCP
+authorization spec has it: :meth:`McpTools.start_authorization` has the plugin discover the
+authorization server, register a client and build the authorization URL (PKCE, and a state whose
+hash is kept with the server); :meth:`McpTools.complete_authorization`, called with the code and state
+the browser brings back to the redirect URI, has it exchange the code for tokens, stored sealed, and
+lists the tools. Calls then send ``Authorization: Bearer``; an access token that expired (by its
+``expires_in``, or answered 401) is refreshed once, and a refused refresh sets the server back to
+needing authorization.
+
 A DSL names an MCP tool with ``provider_type: mcp``, ``provider_id`` (or ``provider_name``) the
 Server ID and ``tool_name`` the server's tool name. Install it on a supervisor's tool manager::
 
@@ -18,7 +27,11 @@ Server ID and ``tool_name`` the server's tool name. Install it on a supervisor's
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
+import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
@@ -30,11 +43,11 @@ from treadle_sdk.schemas import NAME_PATTERN, ToolParameter, ToolParameterOption
 
 from ..models.errors import scrubbed
 from ..models.vault import mask
-from .errors import McpServerError
+from .errors import McpAuthorizationError, McpServerError
 from .manager import InvokeFn, jsonable
-from .mcp_store import McpServer, McpServerStore, McpToolSettings, MemoryMcpServerStore
+from .mcp_store import McpOAuth, McpServer, McpServerStore, McpToolSettings, MemoryMcpServerStore
 
-__all__ = ["CLIENT_PROVIDER", "SERVER_ID_PATTERN", "TRANSPORTS", "McpTools", "tool_schema"]
+__all__ = ["AUTHORIZATION_TTL", "CLIENT_PROVIDER", "SERVER_ID_PATTERN", "TRANSPORTS", "McpTools", "tool_schema"]
 
 #: The plugin tool provider that speaks MCP.
 CLIENT_PROVIDER = "mcp_client"
@@ -45,8 +58,30 @@ SERVER_ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,24}$")
 #: How a server is reached: ``auto`` tries streamable HTTP, then SSE.
 TRANSPORTS = ("auto", "streamable_http", "sse")
 
+#: Seconds an authorization URL stays usable: signing in takes minutes, not hours.
+AUTHORIZATION_TTL = 600.0
+
+#: An access token this close (in seconds) to its expiry is refreshed before a call, not sent to be refused.
+_EXPIRY_MARGIN = 30.0
+
 _NOT_FOUND = "ToolProviderNotFoundError"
-_UNSET: Any = object()
+_AUTH_ERROR = McpAuthorizationError.error_type
+
+
+def _state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def _expiry(tokens: Mapping[str, Any]) -> float:
+    """When an access token expires, from its ``expires_in`` (0: it did not say)."""
+    expires_in = tokens.get("expires_in")
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+        return time.time() + float(expires_in)
+    return 0.0
+
+
+def _auth_failure(exc: PluginError) -> bool:
+    return exc.details.get("error_type") == _AUTH_ERROR
 
 
 def _check_server_id(server_id: str) -> str:
@@ -215,6 +250,8 @@ class McpTools:
     def __init__(self, invoke: InvokeFn, store: McpServerStore | None = None) -> None:
         self._invoke = invoke
         self.store: McpServerStore = store if store is not None else MemoryMcpServerStore()
+        #: One refresh at a time per server: a rotated refresh token works once.
+        self._refreshing: dict[tuple[str, str], asyncio.Lock] = {}
 
     # -- managing servers -------------------------------------------------------------------------
 
@@ -285,7 +322,8 @@ class McpTools:
     ) -> McpServer:
         """Change what is given of a server (by Server ID or id), everything but its Server ID: a
         different ``server_id`` is refused, since apps reference it. A new URL, headers or transport
-        lists the tools again (keeping the server, with its ``error``, if that fails)."""
+        lists the tools again (keeping the server, with its ``error``, if that fails). A new URL drops
+        the server's OAuth authorization: its tokens are for the old one."""
         found = await self.server(tenant_id, server)
         if server_id is not None and server_id != found.server_id:
             raise McpServerError(
@@ -303,6 +341,8 @@ class McpTools:
             timeout=found.timeout if timeout is None else timeout,
             sse_read_timeout=found.sse_read_timeout if sse_read_timeout is None else sse_read_timeout,
         )
+        if changed.url != found.url:
+            changed = replace(changed, oauth=McpOAuth(), needs_authorization=False)
         _check_settings(changed.name, changed.url, changed.transport, changed.timeout, changed.sse_read_timeout)
         if changed.name != found.name:
             for other in await self.store.servers(tenant_id):
@@ -327,6 +367,89 @@ class McpTools:
         """Connect to a server (by Server ID or id) and list its tools again ("Update Tools").
         A failure is kept as the server's ``error`` and raised."""
         return await self._list(await self.server(tenant_id, server), depth, keep_failure=False)
+
+    # -- OAuth ------------------------------------------------------------------------------------
+
+    async def start_authorization(self, tenant_id: str, server: str, redirect_uri: str, *, depth: int = 0) -> str:
+        """Start signing in to a server (by Server ID or id) with OAuth ("Re-authorize") and return the
+        authorization URL to open in a browser, which comes back to ``redirect_uri`` with a code and
+        the state for :meth:`complete_authorization`.
+
+        The plugin discovers the authorization server and registers a client unless the server keeps
+        one registered for ``redirect_uri``; the PKCE verifier and the state's hash are kept with the
+        server (the verifier sealed) for :data:`AUTHORIZATION_TTL` seconds. Tokens it already has keep
+        working until the sign-in completes. Raises :class:`McpServerError` when the server does not
+        use OAuth, or its authorization server cannot be found or refuses to register a client.
+        """
+        found = await self.server(tenant_id, server)
+        if not re.match(r"^https?://[^\s/?#]+", redirect_uri) or any(ch.isspace() for ch in redirect_uri):
+            raise McpServerError(f"{redirect_uri[:200]!r} is not an http(s) URL", field="redirect_uri")
+        state = secrets.token_urlsafe(32)
+        parameters = {**self._reach(found), "redirect_uri": redirect_uri, "state": state, "client_name": "Treadle"}
+        credentials = {"headers": dict(found.headers), "client": dict(found.oauth.client)}
+        try:
+            answer = await self._answer(found, "oauth_authorize", parameters, credentials, depth)
+        except PluginError as exc:
+            raise McpServerError(
+                f"cannot start the authorization of MCP server {found.server_id!r}: {exc.message}", field="server_url"
+            ) from None
+        latest = await self.server(tenant_id, found.server_id)
+        pending = replace(
+            latest.oauth,
+            client=answer.get("client") or {},
+            metadata=answer.get("metadata") or {},
+            resource=str(answer.get("resource") or ""),
+            state_hash=_state_hash(state),
+            code_verifier=str(answer.get("code_verifier") or ""),
+            redirect_uri=redirect_uri,
+            started_at=time.time(),
+        )
+        await self.store.save(replace(latest, oauth=pending))
+        return str(answer["authorization_url"])
+
+    async def complete_authorization(self, state: str, code: str, *, error: str = "", depth: int = 0) -> McpServer:
+        """Finish the sign-in whose ``state`` the browser brought back to the redirect URI: exchange
+        ``code`` for tokens (stored sealed), then list the server's tools, and return the server.
+
+        ``state`` alone says which server of which workspace: it matches the hash kept by
+        :meth:`start_authorization`, once. ``error`` is the authorization server's refusal, when it
+        sent one instead of a code. Raises :class:`McpServerError` (``field`` ``state``) for a state
+        that matches no sign-in under way or is older than :data:`AUTHORIZATION_TTL`, and for a
+        refusal or a code the token endpoint does not take.
+        """
+        found = await self.store.by_oauth_state(_state_hash(state)) if state else None
+        if found is None:
+            raise McpServerError(
+                "the state of this OAuth callback matches no MCP server authorization under way: it was used "
+                "already, replaced by a newer sign-in or never issued; start the authorization again",
+                field="state",
+            )
+        oauth = found.oauth
+        ended = replace(found, oauth=replace(oauth, state_hash="", code_verifier="", redirect_uri="", started_at=0.0))
+        started = f"the authorization of MCP server {found.server_id!r} ({found.name})"
+        if time.time() - oauth.started_at > AUTHORIZATION_TTL:
+            await self.store.save(ended)
+            raise McpServerError(f"{started} began more than {int(AUTHORIZATION_TTL // 60)} minutes ago; "
+                                 "start it again", field="state")
+        if error or not code:
+            await self.store.save(ended)
+            why = f"the authorization server answered {error[:200]!r}" if error else "the callback carries no code"
+            raise McpServerError(f"{started} did not complete: {why}; start it again", field="code")
+        parameters = {
+            "server_url": found.url, "grant_type": "authorization_code", "metadata": dict(oauth.metadata),
+            "resource": oauth.resource, "redirect_uri": oauth.redirect_uri, "timeout": found.timeout,
+        }
+        credentials = {"client": dict(oauth.client), "code": code, "code_verifier": oauth.code_verifier}
+        try:
+            tokens = await self._answer(found, "oauth_token", parameters, credentials, depth)
+        except PluginError as exc:
+            await self.store.save(ended)
+            raise McpServerError(f"{started} did not complete: {exc.message}", field="code") from None
+        authorized = replace(
+            ended, oauth=replace(ended.oauth, tokens=tokens, expires_at=_expiry(tokens)), needs_authorization=False
+        )
+        await self.store.save(authorized)
+        return await self._list(authorized, depth, keep_failure=True)
 
     async def set_tool_settings(
         self, tenant_id: str, server: str, tool: str, *, description: str = "", fixed: Mapping[str, Any] | None = None
@@ -381,7 +504,9 @@ class McpTools:
     def view(self, server: McpServer) -> dict[str, Any]:
         """A server as the console and the CLI show it (Dify's MCP provider shape): header values and
         the URL's query masked, its tools grouped under it ("Weather » forecast") with their settings.
-        ``is_team_authorization`` is false for an "Unconfigured Server", whose ``error`` says why."""
+        ``is_team_authorization`` is false for an "Unconfigured Server", whose ``error`` says why;
+        ``authorization`` is ``required`` (it answered 401), ``pending`` (a sign-in is under way),
+        ``authorized`` (it has OAuth tokens) or ``none``."""
         url, _, query = server.url.partition("?")
         tools = []
         for listed, schema in zip(server.tools, self.schemas(server), strict=True):
@@ -409,10 +534,19 @@ class McpTools:
             "connected_over": server.connected_over,
             "configuration": {"timeout": server.timeout, "sse_read_timeout": server.sse_read_timeout},
             "is_team_authorization": not server.error and bool(server.connected_over),
+            "authorization": self._authorization(server),
             "error": server.error,
             "updated_at": int(server.updated_at),
             "tools": tools,
         }
+
+    @staticmethod
+    def _authorization(server: McpServer) -> str:
+        if server.oauth.state_hash and time.time() - server.oauth.started_at <= AUTHORIZATION_TTL:
+            return "pending"
+        if server.needs_authorization:
+            return "required"
+        return "authorized" if server.oauth.access_token else "none"
 
     # -- the tool source --------------------------------------------------------------------------
 
@@ -448,19 +582,13 @@ class McpTools:
             details={"provider": server.server_id, "tool": tool, "error_type": _NOT_FOUND},
         )
 
-    async def _client(
-        self, server: McpServer, operation: str, extra: Mapping[str, Any], depth: int
+    async def _plugin(
+        self, server: McpServer, operation: str, parameters: Mapping[str, Any], credentials: Mapping[str, Any],
+        depth: int,
     ) -> AsyncIterator[Any]:
-        """Run the ``mcp_client`` plugin tool ``operation`` on ``server``; errors never carry the
-        server's header values."""
-        parameters = {
-            "server_url": server.url,
-            "transport": server.connected_over or server.transport,
-            "timeout": server.timeout,
-            "sse_read_timeout": server.sse_read_timeout,
-            **extra,
-        }
-        payload = {"tool": operation, "parameters": parameters, "credentials": {"headers": dict(server.headers)}}
+        """Run the ``mcp_client`` plugin tool ``operation``; errors never carry the server's header
+        values or OAuth secrets."""
+        payload = {"tool": operation, "parameters": dict(parameters), "credentials": dict(credentials)}
         try:
             stream = self._invoke(
                 "tool_provider", CLIENT_PROVIDER, "invoke_tool", payload, tenant_id=server.tenant_id, depth=depth
@@ -471,18 +599,115 @@ class McpTools:
                 "plugin, which is not loaded",
                 details={**exc.details, "error_type": _NOT_FOUND},
             ) from None
+        hidden = [*server.headers.values(), server.oauth.access_token, server.oauth.refresh_token,
+                  str(server.oauth.client.get("client_secret") or ""), server.oauth.code_verifier]
         try:
             async for message in stream:
                 yield jsonable(message)
         except PluginError as exc:
             # A server may echo the key it refused; it must not reach run records or logs.
-            raise scrubbed(exc, [v for v in server.headers.values() if v]) from None
+            raise scrubbed(exc, [v for v in hidden if v]) from None
+
+    async def _answer(
+        self, server: McpServer, operation: str, parameters: Mapping[str, Any], credentials: Mapping[str, Any],
+        depth: int,
+    ) -> dict[str, Any]:
+        """The json answer of an OAuth ``operation`` of the plugin."""
+        async for message in self._plugin(server, operation, parameters, credentials, depth):
+            if isinstance(message, dict) and message.get("type") == "json":
+                answer: dict[str, Any] = message["json_object"]
+                return answer
+        raise PluginError(f"the {CLIENT_PROVIDER!r} tool {operation!r} answered nothing")
+
+    async def _client(
+        self, server: McpServer, operation: str, extra: Mapping[str, Any], depth: int
+    ) -> AsyncIterator[Any]:
+        """Run the ``mcp_client`` plugin tool ``operation`` on ``server`` with its headers, and its
+        OAuth access token as ``Authorization: Bearer``. A token that expired, or that the server
+        answered 401 to before anything came back, is refreshed once (and the call made again); a
+        401 that no refresh helps sets the server to needing authorization and raises
+        :class:`McpAuthorizationError`."""
+        parameters = {**self._reach(server), **extra}
+        refreshed = False
+        if server.oauth.refresh_token and server.oauth.expires_at and (
+            time.time() >= server.oauth.expires_at - _EXPIRY_MARGIN
+        ):
+            server, refreshed = await self._refreshed(server, depth), True
+        while True:
+            answered = False
+            try:
+                async for message in self._plugin(server, operation, parameters, self._credentials(server), depth):
+                    answered = True
+                    yield message
+                return
+            except PluginError as exc:
+                if answered or not _auth_failure(exc):
+                    raise
+                if refreshed or not server.oauth.refresh_token:
+                    raise await self._unauthorized(server, exc.message) from None
+            server, refreshed = await self._refreshed(server, depth), True
+
+    @staticmethod
+    def _reach(server: McpServer) -> dict[str, Any]:
+        """The parameters that say where the server is and how to reach it."""
+        return {
+            "server_url": server.url,
+            "transport": server.connected_over or server.transport,
+            "timeout": server.timeout,
+            "sse_read_timeout": server.sse_read_timeout,
+        }
+
+    @staticmethod
+    def _credentials(server: McpServer) -> dict[str, Any]:
+        headers = dict(server.headers)
+        if server.oauth.access_token:
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            headers["Authorization"] = f"Bearer {server.oauth.access_token}"
+        return {"headers": headers}
+
+    async def _refreshed(self, server: McpServer, depth: int) -> McpServer:
+        """``server`` with its access token refreshed (and stored), or as another call just refreshed
+        it. A refusal sets the server to needing authorization and raises :class:`McpAuthorizationError`."""
+        lock = self._refreshing.setdefault((server.tenant_id, server.server_id), asyncio.Lock())
+        async with lock:
+            latest = await self.store.get(server.tenant_id, server.server_id) or server
+            if latest.oauth.access_token and latest.oauth.access_token != server.oauth.access_token:
+                return latest
+            oauth = latest.oauth
+            parameters = {
+                "server_url": latest.url, "grant_type": "refresh_token", "metadata": dict(oauth.metadata),
+                "resource": oauth.resource, "timeout": latest.timeout,
+            }
+            credentials = {"client": dict(oauth.client), "refresh_token": oauth.refresh_token}
+            try:
+                tokens = await self._answer(latest, "oauth_token", parameters, credentials, depth)
+            except PluginError as exc:
+                if _auth_failure(exc):
+                    raise await self._unauthorized(latest, exc.message, forget_tokens=True) from None
+                raise
+            # A server that does not rotate refresh tokens answers without one: the old one still works.
+            kept = {**tokens, "refresh_token": tokens.get("refresh_token") or oauth.refresh_token}
+            return await self._saved(replace(latest, oauth=replace(oauth, tokens=kept, expires_at=_expiry(tokens))))
+
+    async def _unauthorized(self, server: McpServer, why: str, *, forget_tokens: bool = False) -> McpAuthorizationError:
+        """Keep ``server`` as needing authorization (its tokens forgotten when they are refused for
+        good) and the error that says so and how to authorize it again."""
+        message = (
+            f"MCP server {server.server_id!r} ({server.name}) needs authorization: {why}; authorize it again "
+            f"(Re-authorize in the console, or treadle tools mcp auth {server.server_id})"
+        )
+        latest = await self.store.get(server.tenant_id, server.server_id) or server
+        oauth = replace(latest.oauth, tokens={}, expires_at=0.0) if forget_tokens else latest.oauth
+        await self.store.save(replace(latest, oauth=oauth, needs_authorization=True, error=message))
+        return McpAuthorizationError(message, details={"provider": server.server_id})
 
     async def _list(self, server: McpServer, depth: int, *, keep_failure: bool) -> McpServer:
         try:
             listing = [m async for m in self._client(server, "list_tools", {}, depth)]
         except PluginError as exc:
-            failed = await self._saved(replace(server, error=exc.message, connected_over=""))
+            # What the call stored (refreshed tokens, the need to authorize) is kept.
+            latest = await self.store.get(server.tenant_id, server.server_id) or server
+            failed = await self._saved(replace(latest, error=exc.message, connected_over=""))
             if keep_failure:
                 return failed
             raise McpServerError(
@@ -493,12 +718,14 @@ class McpTools:
         )
         tools = tuple(t for t in found.get("tools") or () if isinstance(t, dict) and t.get("name"))
         server_info = found.get("server") or {}
+        latest = await self.store.get(server.tenant_id, server.server_id) or server
         listed = replace(
-            server,
+            latest,
             tools=tools,
             connected_over=str(found.get("transport") or ""),
             error="",
-            icon=server.icon or str(server_info.get("icon") or ""),
+            needs_authorization=False,
+            icon=latest.icon or str(server_info.get("icon") or ""),
         )
         return await self._saved(listed)
 

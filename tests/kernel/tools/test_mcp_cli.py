@@ -1,17 +1,23 @@
 """``treadle tools mcp``: the operators' way to a workspace's MCP servers (WS-MCP-CLIENT): add, list,
-refresh, update, set a tool's settings, remove, against a real MCP server built with the SDK."""
+refresh, update, set a tool's settings, remove, sign in with OAuth (auth), against real MCP servers
+built with the SDK."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from support.local_server import closed_port
+from support.mcp_oauth_server import OAuthMcpServer
 from support.mcp_tool_server import WeatherMcpServer
 from treadle.cli import main
+from treadle.config import Settings
+from treadle.plugins import PluginSupervisor
 from treadle_sdk.ssrf import ALLOW_ENV
 
 CLI = Callable[..., str]
@@ -84,3 +90,29 @@ def test_refusals_are_clean_errors(cli: CLI, weather: WeatherMcpServer) -> None:
     assert f"unconfigured: cannot use the MCP server at {url}: over streamable HTTP" in unreachable
     assert "added 'gone', but its tools could not be listed" in unreachable
     assert "gone  'Gone'" in cli("tools", "mcp", "list")
+
+
+def test_signing_in_to_an_oauth_server_from_the_command_line(cli: CLI) -> None:
+    """``treadle tools mcp auth`` prints the authorization URL; the sign-in it starts is kept in the data
+    directory, where the server that the browser comes back to finishes it."""
+    with OAuthMcpServer() as notes:
+        added = cli("tools", "mcp", "add", "notes", "Notes", notes.url, ok=False)
+        assert "added 'notes', but it needs authorization: sign in with 'treadle tools mcp auth notes'" in added
+        printed = cli("tools", "mcp", "auth", "notes").splitlines()
+        assert printed[0].startswith("open this URL to authorize MCP server 'notes' (the browser comes back to ")
+        redirect = "http://127.0.0.1:5001/console/api/mcp/oauth/callback"  # the default [server] address
+        assert httpx.URL(printed[-1]).params["redirect_uri"] == redirect
+
+        chosen = "https://treadle.example/console/api/mcp/oauth/callback"
+        url = cli("tools", "mcp", "auth", "notes", "--redirect-uri", chosen).splitlines()[-1]
+        with httpx.Client() as browser:
+            back = httpx.URL(browser.get(url).headers["location"])
+        assert str(back.copy_with(query=None)) == chosen
+
+        async def finish() -> None:  # what the server at the redirect URI does
+            async with PluginSupervisor(Settings.load()) as supervisor:
+                await supervisor.mcp_tools.complete_authorization(back.params["state"], back.params["code"])
+
+        asyncio.run(finish())
+        [view] = json.loads(cli("tools", "mcp", "list", "--json"))
+        assert (view["authorization"], [t["name"] for t in view["tools"]]) == ("authorized", ["whoami"])

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from support.mcp_tool_server import ICON, WeatherMcpServer
-from support.service_api import INLINE_PLUGINS, service_api
-from treadle.runtime import DEFAULT_OWNER_EMAIL
+from support.service_api import INLINE_PLUGINS, owner_console, service_api
 from treadle_sdk.ssrf import ALLOW_ENV
 
 PROVIDER = "/workspaces/current/tool-provider/mcp"
@@ -29,13 +28,8 @@ async def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     """A client on ``/console/api`` of the whole application, the MCP client plugin inline (allowed to
     reach 127.0.0.1), signed in as the first workspace's owner."""
     monkeypatch.setenv(ALLOW_ENV, "127.0.0.1")
-    async with service_api(tmp_path, plugins=(*INLINE_PLUGINS, "mcp-tools")) as api:
-        transport = httpx.ASGITransport(app=api.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://treadle.test/console/api") as client:
-            signed = await client.post("/login", json={"email": DEFAULT_OWNER_EMAIL, "password": "Passw0rd-for-tests"})
-            client.cookies.clear()
-            client.headers["Authorization"] = f"Bearer {signed.json()['data']['access_token']}"
-            yield client
+    async with service_api(tmp_path, plugins=(*INLINE_PLUGINS, "mcp-tools")) as api, owner_console(api) as client:
+        yield client
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """MCP servers of the current workspace, whose tools its apps use (WS-MCP-CLIENT), in Dify's console
 shape: ``/workspaces/current/tool-provider/mcp`` to add (POST), change (PUT) and remove (DELETE) one,
 ``/workspaces/current/tools/mcp`` to list them with their tools, ``.../mcp/update/{provider_id}`` to
-list a server's tools again ("Update Tools").
+list a server's tools again ("Update Tools"), ``.../mcp/auth`` to sign in to one with OAuth
+("Re-authorize"), whose browser comes back to the public ``/mcp/oauth/callback``: the state it
+carries, issued to the one server, is what authenticates it.
 
 Servers live in the supervisor's :class:`~treadle.tools.McpTools`; a server is named by its Server ID
 (``server_identifier``, what apps reference) or its record ``id``. Header values are shown masked, and
@@ -22,12 +24,16 @@ from ...models.vault import mask
 from ...tenancy import Action
 from ...tools import McpServer, McpServerError, McpTools
 from ..errors import ApiError
-from ..service.routes.common import json_body, respond
+from ..service.routes.common import json_body, query_params, respond
 from .common import Member, endpoint, workspace_member
+from .state import console_state
 
 __all__ = [
+    "OAUTH_CALLBACK",
     "ROUTES",
+    "McpAuthRequest",
     "McpConfiguration",
+    "McpOAuthCallbackQuery",
     "McpServerCreateRequest",
     "McpServerDeleteRequest",
     "McpServerUpdateRequest",
@@ -35,6 +41,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: Where the authorization server sends the browser back, under ``/console/api``.
+OAUTH_CALLBACK = "/mcp/oauth/callback"
 
 
 class McpConfiguration(BaseModel):
@@ -95,6 +104,27 @@ class McpToolSettingsRequest(BaseModel):
 
     description: str = Field(default="", max_length=4096)
     fixed: dict[str, Any] = Field(default_factory=dict)
+
+
+class McpAuthRequest(BaseModel):
+    """``POST /workspaces/current/tool-provider/mcp/auth``: start signing in to ``provider_id`` (its
+    Server ID or id) with OAuth."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    provider_id: str = Field(min_length=1, max_length=64)
+
+
+class McpOAuthCallbackQuery(BaseModel):
+    """``GET /mcp/oauth/callback``: what the authorization server sends the browser back with (RFC
+    6749 section 4.1.2): the ``code`` and the ``state``, or an ``error`` instead of the code."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: str = Field(default="", max_length=512)
+    code: str = Field(default="", max_length=4096)
+    error: str = Field(default="", max_length=256)
+    error_description: str = Field(default="", max_length=1024)
 
 
 def _mcp_tools(member: Member) -> McpTools:
@@ -186,6 +216,31 @@ async def set_tool_settings(request: Request) -> Response:
     return respond(tools.view(server))
 
 
+def _redirect_uri(request: Request, member: Member) -> str:
+    """The callback's URL as browsers reach it: under ``[server] public_url`` when set (behind a proxy),
+    else under the URL this request came to."""
+    public = member.state.service.supervisor.settings.server.public_url.rstrip("/")
+    base = public or f"{request.url.scheme}://{request.url.netloc}"
+    return f"{base}{request.scope.get('root_path', '')}{OAUTH_CALLBACK}"
+
+
+async def authorize_server(request: Request) -> Response:
+    member = await workspace_member(request, Action.TOOLS_MANAGE)
+    body = await json_body(request, McpAuthRequest)
+    tools = _mcp_tools(member)
+    found = await _answer(tools.server(member.tenant_id, body.provider_id))
+    url = await _answer(tools.start_authorization(member.tenant_id, found.server_id, _redirect_uri(request, member)))
+    return respond({"result": "pending", "authorization_url": url})
+
+
+async def oauth_callback(request: Request) -> Response:
+    query = query_params(request, McpOAuthCallbackQuery)
+    tools = console_state(request).service.supervisor.mcp_tools
+    error = f"{query.error}: {query.error_description}" if query.error_description else query.error
+    server = await _answer(tools.complete_authorization(query.state, query.code, error=error))
+    return respond({"result": "success", "provider": tools.view(server)})
+
+
 _PROVIDER = "/workspaces/current/tool-provider/mcp"
 
 ROUTES = [
@@ -196,4 +251,6 @@ ROUTES = [
     endpoint(_PROVIDER + "/tools/{provider_id}", get_server, ["GET"]),
     endpoint(_PROVIDER + "/update/{provider_id}", refresh_server, ["GET"]),
     endpoint(_PROVIDER + "/tools/{provider_id}/{tool_name}/settings", set_tool_settings, ["POST"]),
+    endpoint(_PROVIDER + "/auth", authorize_server, ["POST"]),
+    endpoint(OAUTH_CALLBACK, oauth_callback, ["GET"]),
 ]

@@ -18,6 +18,8 @@ from ..console.auth import LoginRequest
 from ..console.extensions import ExtensionRequest
 from ..console.mcp_server import ServerRequest
 from ..console.mcp_tools import (
+    McpAuthRequest,
+    McpOAuthCallbackQuery,
     McpServerCreateRequest,
     McpServerDeleteRequest,
     McpServerUpdateRequest,
@@ -334,12 +336,14 @@ _MCP_TOOL_SERVER = obj({
     "connected_over": STR,
     "configuration": obj({"timeout": NUM, "sse_read_timeout": NUM}),
     "is_team_authorization": BOOL,
+    "authorization": enum("none", "required", "pending", "authorized"),
     "error": STR,
     "updated_at": INT,
     "tools": arr(_MCP_TOOL),
 }, description="An MCP server of the workspace (WS-MCP-CLIENT): `server_identifier` is what apps reference; "
                "header values and the URL's query are masked; `error` says why an unconfigured server "
-               "(`is_team_authorization` false) could not be listed.")
+               "(`is_team_authorization` false) could not be listed. `authorization` (OAuth): `required` when "
+               "it answered 401, `pending` while a sign-in is under way, `authorized` with tokens, else `none`.")
 
 _MCP_SERVER = obj({
     "id": STR,
@@ -585,6 +589,22 @@ OPERATIONS: tuple[Operation, ...] = (
               "setMcpToolSettings", "Set one MCP tool's description and Fixed parameters", "MCP tools",
               Body("The server and its tools.", json=ref("McpToolServer")), spec=("WS-MCP-CLIENT",),
               body=McpToolSettingsRequest, errors=(403, 404)),
+    Operation("POST", "/workspaces/current/tool-provider/mcp/auth", "authorizeMcpToolServer",
+              "Sign in to an MCP server with OAuth (Re-authorize)", "MCP tools",
+              Body("The URL to open in a browser.", json=obj({"result": enum("pending"), "authorization_url": STR})),
+              spec=("WS-MCP-CLIENT",), body=McpAuthRequest, errors=(403, 404),
+              description="Discovers the server's authorization server (RFC 9728, RFC 8414), registers a client "
+                          "(RFC 7591) unless one is kept, and answers the authorization URL (PKCE S256, a state). "
+                          "The browser comes back to `/mcp/oauth/callback` under `[server] public_url`, or under "
+                          "the URL this request came to. 400 when the server does not use OAuth."),
+    Operation("GET", "/mcp/oauth/callback", "mcpOAuthCallback", "Finish an MCP server's OAuth sign-in", "MCP tools",
+              Body("Signed in: the server with its tools listed.",
+                   json=obj({"result": enum("success"), "provider": ref("McpToolServer")})),
+              spec=("WS-MCP-CLIENT",), query=McpOAuthCallbackQuery, public=True,
+              description="Where the authorization server sends the browser back. No session: the `state`, issued "
+                          "by `tool-provider/mcp/auth` for one server and usable once within ten minutes, says "
+                          "which. A state that matches nothing, an `error` or a code the token endpoint refuses "
+                          "is 400 `invalid_param`."),
     # Knowledge API keys.
     Operation("GET", "/datasets/api-keys", "listKnowledgeApiKeys", "The workspace's knowledge API keys",
               "Knowledge API keys", Body("The keys, masked.", json=ref("ApiKeyList")), spec=("API-COMMON-AUTH",),

@@ -4,13 +4,14 @@ server does not speak it, every connection through the SSRF guard.
 :func:`connected` opens an :class:`mcp.Client` on the server a :class:`ServerTarget` describes, runs
 one piece of work with it and closes it; the work never outlives the connection (a tool call opens
 its own, as Dify's MCP tools do). Failures become :class:`~treadle_mcp_tools.errors.McpToolError`
-naming the server and what went wrong, or :class:`~treadle_mcp_tools.errors.McpToolRefused` when
-the guard refused the address.
+naming the server and what went wrong, :class:`~treadle_mcp_tools.errors.McpToolRefused` when
+the guard refused the address, or :class:`~treadle_mcp_tools.errors.McpAuthorizationRequired` when
+the server answered 401 (it wants an OAuth access token, or a better one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from treadle_sdk.errors import PluginInvalidArgument
 from treadle_sdk.ssrf import SSRFGuard, SSRFRefused
 from treadle_sdk.ssrf_httpx2 import guarded_client
 
-from .errors import McpToolError, McpToolRefused
+from .errors import McpAuthorizationRequired, McpToolError, McpToolRefused
 
 __all__ = ["TRANSPORTS", "ServerTarget", "connected"]
 
@@ -81,6 +82,19 @@ class ServerTarget:
         )
 
 
+class _Challenges(httpx2.Auth):
+    """Adds nothing to requests; keeps the ``WWW-Authenticate`` header of the first 401 answer, which
+    the transports turn into an error that no longer says it was a 401."""
+
+    def __init__(self) -> None:
+        self.challenge: str | None = None
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        response = yield request
+        if response.status_code == 401 and self.challenge is None:
+            self.challenge = response.headers.get("WWW-Authenticate", "")
+
+
 def _leaves(error: BaseException) -> list[BaseException]:
     """The errors an exception group holds (the MCP transports run in task groups), in order."""
     if isinstance(error, BaseExceptionGroup):
@@ -117,9 +131,14 @@ def _speaks_http(error: BaseException) -> bool:
 
 
 async def _attempt(
-    target: ServerTarget, transport: str, guard: SSRFGuard, work: Callable[[Client, str], Awaitable[T]]
+    target: ServerTarget,
+    transport: str,
+    guard: SSRFGuard,
+    work: Callable[[Client, str], Awaitable[T]],
+    challenges: _Challenges,
 ) -> T:
-    """One connection over ``transport``, closed (with its HTTP client) whatever happens."""
+    """One connection over ``transport``, closed (with its HTTP client) whatever happens; a 401 answer
+    is kept in ``challenges``."""
     if transport == "sse":
 
         def factory(
@@ -135,12 +154,13 @@ async def _attempt(
             timeout=target.timeout,
             sse_read_timeout=target.sse_read_timeout,
             httpx_client_factory=factory,
+            auth=challenges,
         )
         async with Client(stream, read_timeout_seconds=target.sse_read_timeout) as client:
             return await work(client, transport)
     timeout = httpx2.Timeout(target.timeout, read=target.sse_read_timeout)
     # The transport leaves a client it was given open: it is closed here.
-    async with guarded_client(guard, headers=dict(target.headers), timeout=timeout) as http:
+    async with guarded_client(guard, headers=dict(target.headers), timeout=timeout, auth=challenges) as http:
         stream = streamable_http_client(target.url, http_client=http)
         async with Client(stream, read_timeout_seconds=target.sse_read_timeout) as client:
             return await work(client, transport)
@@ -154,8 +174,9 @@ async def connected(
 
     The URL is checked by the guard before anything is sent. With ``auto``, SSE is tried only when
     the server answered streamable HTTP with an HTTP or MCP error (not when it could not be reached);
-    if SSE fails too, the error names both attempts. Errors that :class:`McpToolError` already
-    describes (raised by ``work``) pass through unchanged.
+    if SSE fails too, the error names both attempts. A 401 answer ends the attempts with
+    :class:`McpAuthorizationRequired` carrying the server's challenge. Errors that
+    :class:`McpToolError` already describes (raised by ``work``) pass through unchanged.
     """
     try:
         guard.check_url(target.url)
@@ -164,14 +185,22 @@ async def connected(
     order = ["streamable_http", "sse"] if target.transport == "auto" else [target.transport]
     failures: list[str] = []
     for transport in order:
+        challenges = _Challenges()
         try:
-            return await _attempt(target, transport, guard, work)
+            return await _attempt(target, transport, guard, work, challenges)
         except Exception as exc:
             cause = _cause(exc)
             if isinstance(cause, McpToolError):
                 raise cause from None
             if isinstance(cause, SSRFRefused):
                 raise McpToolRefused(str(cause), details={"host": cause.host, "reason": cause.reason}) from None
+            if challenges.challenge is not None:
+                sent = any(name.lower() == "authorization" for name in target.headers)
+                raise McpAuthorizationRequired(
+                    f"the MCP server at {target.shown} answered HTTP 401 Unauthorized over {_SHOWN[transport]}: "
+                    + ("its access token was refused" if sent else "it requires authorization"),
+                    details={"server_url": target.shown, "www_authenticate": challenges.challenge[:2000]},
+                ) from None
             failures.append(f"over {_SHOWN[transport]}: {_reason(cause)}")
             if not _speaks_http(cause):
                 break

@@ -11,7 +11,7 @@ from typing import Any
 
 from treadle_sdk.errors import PluginFailed
 
-__all__ = ["McpToolError", "McpToolRefused"]
+__all__ = ["McpAuthorizationRequired", "McpToolError", "McpToolRefused"]
 
 
 class McpToolError(PluginFailed):
@@ -29,3 +29,11 @@ class McpToolRefused(McpToolError):
     allowed by the operator's ``TREADLE_SSRF_ALLOW``)."""
 
     error_type = "ToolRequestRefused"
+
+
+class McpAuthorizationRequired(McpToolError):
+    """The MCP server answered 401: it wants an OAuth access token (none was sent, or the one sent
+    expired or was revoked), or its authorization server refused to refresh one. ``error_type`` is
+    Dify's name for the same failure; the kernel then keeps the server as needing authorization."""
+
+    error_type = "MCPAuthError"

@@ -2,10 +2,13 @@
 
 The kernel keeps each workspace's MCP servers (URL, headers, the tools last listed) and turns a call
 of one of their tools (``provider_type`` ``mcp``) into a call of this provider's ``call_tool``; it
-lists a server's tools (on save, and when a builder asks to refresh them) with ``list_tools``. So the
-kernel itself makes no outbound HTTP: every connection is made here, through the SSRF guard.
+lists a server's tools (on save, and when a builder asks to refresh them) with ``list_tools``. A
+server that wants OAuth is signed in to with ``oauth_authorize`` (discovery, registration, the
+authorization URL) and ``oauth_token`` (the code exchanged, a token refreshed). So the kernel itself
+makes no outbound HTTP: every connection is made here, through the SSRF guard.
 
-The server's headers travel in the call's ``credentials`` (``{"headers": {...}}``), not in its
+The server's headers (with the kernel's ``Authorization: Bearer`` once it holds a token), the OAuth
+client, code, verifier and refresh token travel in the call's ``credentials``, not in its
 parameters, as any secret does.
 """
 
@@ -32,8 +35,9 @@ from treadle_sdk.tool_runtime import BlobMessage, InvokeToolArgs, JsonMessage, L
 
 from .connection import TRANSPORTS, ServerTarget, connected
 from .errors import McpToolError
+from .oauth import GRANT_TYPES, begin_authorization, parse_client, parse_metadata, request_tokens
 
-__all__ = ["CallTool", "ListTools", "McpClientProvider", "result_messages"]
+__all__ = ["CallTool", "ListTools", "McpClientProvider", "OAuthAuthorize", "OAuthTokenRequest", "result_messages"]
 
 Message = TextMessage | JsonMessage | BlobMessage | LinkMessage
 
@@ -89,6 +93,52 @@ class CallTool(_AsyncTool):
                 label="Arguments",
                 llm_description="The tool's arguments, a JSON object.",
             ),
+        ],
+    )
+
+
+class OAuthAuthorize(_AsyncTool):
+    """``oauth_authorize``: discover how the server is authorized, register a client (unless
+    ``credentials.client`` holds one for it), and answer the authorization URL with the PKCE verifier,
+    the client, the authorization server's metadata, the resource and the scope, as one json message."""
+
+    schema = ToolSchema(
+        name="oauth_authorize",
+        label="Start an MCP server's OAuth authorization",
+        description="Discover an MCP server's authorization server, register a client and build the URL to sign in.",
+        parameters=[
+            *_SERVER_PARAMETERS,
+            string_parameter("redirect_uri", "Redirect URI", "Where the browser comes back with the code.",
+                             required=True),
+            string_parameter("state", "State", "What the callback must carry back.", required=True),
+            string_parameter("client_name", "Client name", "The name registered with the authorization server.",
+                             default="Treadle"),
+        ],
+    )
+
+
+class OAuthTokenRequest(_AsyncTool):
+    """``oauth_token``: exchange an authorization code (``credentials.code`` and ``code_verifier``) or a
+    refresh token (``credentials.refresh_token``) for tokens, answered as one json message."""
+
+    schema = ToolSchema(
+        name="oauth_token",
+        label="Get an MCP server's OAuth tokens",
+        description="Exchange an authorization code or a refresh token at the authorization server.",
+        parameters=[
+            _SERVER_PARAMETERS[0],
+            ToolParameter(
+                name="grant_type",
+                type=ToolParameterType.SELECT,
+                label="Grant type",
+                required=True,
+                options=[ToolParameterOption(value=g, label=g) for g in GRANT_TYPES],
+            ),
+            ToolParameter(name="metadata", type=ToolParameterType.OBJECT, label="Authorization server metadata",
+                          required=True, llm_description="As oauth_authorize answered it."),
+            string_parameter("resource", "Resource", "The resource the tokens are for (RFC 8707)."),
+            string_parameter("redirect_uri", "Redirect URI", "The one the code was issued for."),
+            number_parameter("timeout", "Timeout", "Seconds for the HTTP exchange.", default=30.0, minimum=0.1),
         ],
     )
 
@@ -167,7 +217,7 @@ class McpClientProvider(ToolProvider):
     )
 
     def __init__(self, *, guard: SSRFGuard | None = None) -> None:
-        self.tools = [ListTools(), CallTool()]
+        self.tools = [ListTools(), CallTool(), OAuthAuthorize(), OAuthTokenRequest()]
         self.guard = guard or SSRFGuard()
 
     async def invoke_tool(  # type: ignore[override]
@@ -175,12 +225,49 @@ class McpClientProvider(ToolProvider):
     ) -> AsyncIterator[Message]:
         tool = self.get_tool(args.tool)
         parameters = validate_tool_parameters(tool.schema, args.parameters)
+        if tool.schema.name == "oauth_token":
+            yield JsonMessage(json_object=await self.tokens(parameters, args.credentials))
+            return
         target = ServerTarget.parse(parameters, args.credentials)
+        if tool.schema.name == "oauth_authorize":
+            answer = await begin_authorization(
+                target, self.guard, redirect_uri=str(parameters["redirect_uri"]), state=str(parameters["state"]),
+                client=parse_client(args.credentials.get("client")),
+                client_name=str(parameters.get("client_name") or "Treadle"),
+            )
+            yield JsonMessage(json_object=answer)
+            return
         if tool.schema.name == "list_tools":
             yield JsonMessage(json_object=await connected(target, self.guard, _listing))
             return
         for message in await self.call(target, str(parameters["tool"]), parameters.get("arguments") or {}):
             yield message
+
+    async def tokens(self, parameters: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, Any]:
+        """The tokens of an ``oauth_token`` call: the grant's secrets come from ``credentials``."""
+        client = parse_client(credentials.get("client"))
+        if client is None:
+            raise PluginInvalidArgument("credentials.client must hold the registered OAuth client",
+                                        details={"field": "client"})
+        grant_type = str(parameters["grant_type"])
+        if grant_type == "refresh_token":
+            grant = {"grant_type": grant_type, "refresh_token": str(credentials.get("refresh_token") or "")}
+        else:
+            grant = {
+                "grant_type": grant_type,
+                "code": str(credentials.get("code") or ""),
+                "code_verifier": str(credentials.get("code_verifier") or ""),
+                "redirect_uri": str(parameters.get("redirect_uri") or ""),
+            }
+        missing = [name for name, value in grant.items() if not value]
+        if missing:
+            raise PluginInvalidArgument(f"a {grant_type} grant needs {', '.join(missing)}",
+                                        details={"field": missing[0]})
+        tokens = await request_tokens(
+            self.guard, parse_metadata(parameters["metadata"]), client, grant,
+            resource=str(parameters.get("resource") or ""), timeout=float(parameters.get("timeout") or 30.0),
+        )
+        return tokens.model_dump(mode="json", exclude_none=True)
 
     async def call(self, target: ServerTarget, name: str, arguments: Mapping[str, Any]) -> list[Message]:
         """Call the tool ``name`` of the server with ``arguments`` and return its answer's messages;
