@@ -6,11 +6,8 @@ client against our server)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,14 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from support.databases import migrated_database
-from support.local_server import LocalServer, closed_port
+from support.local_server import LocalServer, closed_port, serving_here
 from treadle.api.knowledge.external_contract import external_retrieval
 from treadle.config import Settings
 from treadle.knowledge.embedding import Embedder
@@ -77,24 +73,6 @@ def api() -> Any:
     app = Starlette(routes=[Route("/kb/retrieval", service.retrieval, methods=["POST"])])
     with LocalServer(app) as server:
         yield service, server.url_for("/kb")
-
-
-@asynccontextmanager
-async def serving_here(app: Starlette) -> AsyncIterator[str]:
-    """``app`` served by uvicorn on 127.0.0.1 in this test's event loop (the database and the plugin
-    supervisor it uses belong to this loop); yields the base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @dataclass

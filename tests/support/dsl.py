@@ -72,3 +72,32 @@ model_config:
   pre_prompt: "You are terse."
   user_input_form: []
 """
+
+#: A workflow whose LLM node answers a word every 300 ms.
+SLOW_WORKFLOW = """\
+version: 0.3.0
+kind: app
+app: {mode: workflow, name: Slow flow}
+workflow:
+  graph:
+    nodes:
+    - id: start
+      data: {type: start, title: Start, variables: []}
+    - id: llm
+      data:
+        type: llm
+        title: LLM
+        model:
+          provider: fake
+          name: script
+          mode: chat
+          completion_params: {script: '[{"content": "one two three four five six seven eight", "delay_ms": 300}]'}
+        prompt_template: [{role: user, text: "count"}]
+        context: {enabled: false}
+        vision: {enabled: false}
+    - id: end
+      data: {type: end, title: End, outputs: [{variable: text, value_selector: [llm, text]}]}
+    edges:
+    - {id: e1, source: start, target: llm}
+    - {id: e2, source: llm, target: end}
+"""

@@ -8,18 +8,19 @@ nothing listens, for the tests of refused connections.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import socketserver
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Self, TypeVar
 
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["LocalServer", "closed_port", "serving"]
+__all__ = ["LocalServer", "closed_port", "serving", "serving_here"]
 
 Server = TypeVar("Server", bound=socketserver.BaseServer)
 
@@ -82,3 +83,24 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+@asynccontextmanager
+async def serving_here(app: ASGIApp) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 in the running event loop, its lifespan left to the caller
+    (the database and plugin supervisor it uses belong to this loop, unlike :class:`LocalServer`'s
+    thread); yields the base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # it failed to start: say why
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -1,37 +1,8 @@
-"""An in-process server application served over real HTTP on this test's event loop, for MCP
-clients (which need a URL), and the apps the MCP tests publish."""
+"""The apps the MCP tests publish."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-from collections.abc import AsyncIterator
-
-import uvicorn
-from starlette.types import ASGIApp
-
-__all__ = ["CHATFLOW", "FAILING_WORKFLOW", "SLOW_WORKFLOW", "TRIGGERED_WORKFLOW", "WORKFLOW", "serving"]
-
-
-@contextlib.asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """``app`` on 127.0.0.1 at a free port, on the running event loop (its lifespan is the caller's:
-    the database and plugins it uses belong to this loop); yields the base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+__all__ = ["CHATFLOW", "FAILING_WORKFLOW", "TRIGGERED_WORKFLOW", "WORKFLOW"]
 
 
 #: A workflow whose Start node describes its inputs: a required text with a hint, a select, a number.
@@ -146,31 +117,3 @@ workflow:
     - {id: e1, source: tick, target: end}
 """
 
-#: A workflow whose LLM node answers a word every 300 ms (about 2.4 s in all).
-SLOW_WORKFLOW = """\
-version: 0.3.0
-kind: app
-app: {mode: workflow, name: Slow}
-workflow:
-  graph:
-    nodes:
-    - id: start
-      data: {type: start, title: Start, variables: []}
-    - id: llm
-      data:
-        type: llm
-        title: LLM
-        model:
-          provider: fake
-          name: script
-          mode: chat
-          completion_params: {script: '[{"content": "one two three four five six seven eight", "delay_ms": 300}]'}
-        prompt_template: [{role: user, text: "count"}]
-        context: {enabled: false}
-        vision: {enabled: false}
-    - id: end
-      data: {type: end, title: End, outputs: [{variable: text, value_selector: [llm, text]}]}
-    edges:
-    - {id: e1, source: start, target: llm}
-    - {id: e2, source: llm, target: end}
-"""

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.local_server import serving_here
 from support.service_api import INLINE_PLUGINS, ServiceApi, service_api
 from treadle.runtime import McpServers
 from treadle_sdk.errors import PluginError
 from treadle_sdk.ssrf import ALLOW_ENV
 
-from .support import CHATFLOW, FAILING_WORKFLOW, WORKFLOW, serving
+from .support import CHATFLOW, FAILING_WORKFLOW, WORKFLOW
 
 APPS = {"Shout Box": WORKFLOW, "Parrot": CHATFLOW, "Broken": FAILING_WORKFLOW}
 
@@ -24,7 +25,7 @@ APPS = {"Shout Box": WORKFLOW, "Parrot": CHATFLOW, "Broken": FAILING_WORKFLOW}
 async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[ServiceApi, str]]:
     monkeypatch.setenv(ALLOW_ENV, "127.0.0.1")
     plugins = (*INLINE_PLUGINS, "mcp-tools")
-    async with service_api(tmp_path, apps=APPS, plugins=plugins) as running, serving(running.app) as base_url:
+    async with service_api(tmp_path, apps=APPS, plugins=plugins) as running, serving_here(running.app) as base_url:
         yield running, base_url
 
 

@@ -18,11 +18,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from sqlalchemy import select
+from support.dsl import SLOW_WORKFLOW
+from support.local_server import serving_here
 from support.service_api import INLINE_PLUGINS, ServiceApi, service_api
 from treadle.runtime import McpServerError, McpServers
 from treadle.store import Conversation, Message, WorkflowRun
 
-from .support import CHATFLOW, FAILING_WORKFLOW, SLOW_WORKFLOW, TRIGGERED_WORKFLOW, WORKFLOW, serving
+from .support import CHATFLOW, FAILING_WORKFLOW, TRIGGERED_WORKFLOW, WORKFLOW
 
 PROTOCOLS = ["legacy", "2026-07-28"]
 APPS = {"Shout Box": WORKFLOW, "Parrot": CHATFLOW, "Broken": FAILING_WORKFLOW, "Slow": SLOW_WORKFLOW}
@@ -39,7 +41,7 @@ class Published:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def published(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Published]:
     plugins = (*INLINE_PLUGINS, "schedule-trigger")
-    async with service_api(tmp_path, backend=request.param, apps=APPS, plugins=plugins) as api, serving(
+    async with service_api(tmp_path, backend=request.param, apps=APPS, plugins=plugins) as api, serving_here(
         api.app
     ) as base_url:
         servers = McpServers(api.db, api.tenant_id)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
+from support.dsl import SLOW_WORKFLOW
 from support.service_api import EventStream, ServiceApi, another_process, open_stream, service_api
 from treadle.store import ActiveRequest, App, RunStopRequest, new_id, utcnow
 
@@ -35,34 +36,6 @@ model_config:
   user_input_form: []
 """
 
-#: A workflow whose LLM node answers a word every 300 ms.
-SLOW_WORKFLOW = """\
-version: 0.3.0
-kind: app
-app: {mode: workflow, name: Slow flow}
-workflow:
-  graph:
-    nodes:
-    - id: start
-      data: {type: start, title: Start, variables: []}
-    - id: llm
-      data:
-        type: llm
-        title: LLM
-        model:
-          provider: fake
-          name: script
-          mode: chat
-          completion_params: {script: '[{"content": "one two three four five six seven eight", "delay_ms": 300}]'}
-        prompt_template: [{role: user, text: "count"}]
-        context: {enabled: false}
-        vision: {enabled: false}
-    - id: end
-      data: {type: end, title: End, outputs: [{variable: text, value_selector: [llm, text]}]}
-    edges:
-    - {id: e1, source: start, target: llm}
-    - {id: e2, source: llm, target: end}
-"""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
