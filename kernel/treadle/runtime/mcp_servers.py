@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ..store import DRAFT, App, AppMcpServer, Database, Workflow
 from .errors import AppManagerError, AppNotFound
@@ -273,16 +274,20 @@ class McpServers:
 
 
 async def server_by_code(db: Database, server_code: str) -> tuple[McpServerView, App] | None:
-    """The active server with this code and its app, or None (unknown code, or switched off)."""
-    async with db.session() as session:
-        found = (
-            await session.execute(
+    """The active server with this code and its app (detached), or None (unknown code, or switched
+    off). Read on every MCP request, as one step (:meth:`Database.read`)."""
+
+    def look(connection: Connection) -> tuple[McpServerView, App] | None:
+        with Session(bind=connection) as session:
+            found = session.execute(
                 select(AppMcpServer, App)
                 .join(App, App.id == AppMcpServer.app_id)
                 .where(AppMcpServer.server_code == server_code, AppMcpServer.status == "active")
-            )
-        ).first()
-    if found is None:
-        return None
-    row, app = found
-    return McpServerView.of(row), app
+            ).first()
+            if found is None:
+                return None
+            row, app = found
+            session.expunge(app)
+            return McpServerView.of(row), app
+
+    return await db.read(look)

@@ -220,7 +220,7 @@ async def call_app_tool(
         end_user = await state.end_user(app, MCP_END_USER)
         plan = RunPlan(
             app=app, loaded=loaded, end_user=end_user, inputs=await resolve_inputs(state, app, arguments),
-            query=query, conversation_id=conversation_id, streaming=True, invoke_from="mcp",
+            query=query, conversation_id=conversation_id, streaming=progress is not None, invoke_from="mcp",
         )
         execution = RunExecution(state, plan)
         await execution.prepare()
