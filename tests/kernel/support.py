@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from support.waiting import eventually
 from treadle.config import Settings
 from treadle.plugins import GroupPlan, PluginSpec, PluginSupervisor
 
@@ -59,17 +59,6 @@ def short_home() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-async def eventually(condition: Callable[[], T], *, within: float = 5.0, what: str = "the condition") -> T:
-    """Await until ``condition()`` is truthy and return its value; fail after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not (value := condition()):
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} did not hold within {within:g} s")
-        await asyncio.sleep(0.01)
-    return value
 
 
 def row_of(supervisor: PluginSupervisor, plugin: str) -> dict[str, Any]:

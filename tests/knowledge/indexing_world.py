@@ -5,9 +5,8 @@ datasets and documents made as the Knowledge API makes them (an uploaded file pe
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,19 +100,3 @@ async def indexing_world(backend: str, tmp_path: Path, *, batch_size: int = 4) -
             embedder = Embedder(db, supervisor, batch_size=batch_size)
             indexing = IndexingService(db, supervisor, vectors, embedder)
             yield World(db, supervisor, files, vectors, embedder, indexing, server, tenant.id)
-
-
-async def eventually(check: Callable[[], Any], *, within: float = 60.0) -> None:
-    """Wait until ``check()`` (sync or async) is true; fail after ``within`` seconds (a deadline for a
-    hung test, not a timing assertion)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError("the condition did not become true")
-        await asyncio.sleep(0.02)

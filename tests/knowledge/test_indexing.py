@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from support.waiting import eventually
 from treadle.config import JobsSettings
 from treadle.jobs import JobQueue
 from treadle.knowledge.embedding import text_hash
 from treadle.store import ChildChunk, Dataset, Document, DocumentSegment, IndexNode
 from treadle_fake.embedding import embed
 
-from .indexing_world import World, eventually, indexing_world
+from .indexing_world import World, indexing_world
 
 LINES = [f"Line {n}: the {word} policy covers {n * 3} days of leave." for n, word in
          enumerate(["holiday", "sick", "parental", "study", "unpaid", "carer", "jury"], start=1)]
@@ -344,7 +345,7 @@ async def test_recover_finds_the_documents_left_waiting_or_under_way(world: Worl
             rows = await world.rows(Document, Document.id.in_([waiting.id, under_way.id]))
             return all(row.indexing_status == "completed" for row in rows)
 
-        await eventually(indexed)
+        await eventually(indexed, within=60, what="the document indexed")
     finally:
         await queue.stop()
     assert (await world.reload(Document, paused.id)).indexing_status == "splitting"

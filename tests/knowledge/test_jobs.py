@@ -9,10 +9,9 @@ import uuid
 
 import pytest
 from support.servers import REDIS_URL
+from support.waiting import eventually
 from treadle.config import JobsSettings
 from treadle.jobs import JobQueue, JobQueueError
-
-from .indexing_world import eventually
 
 
 async def test_jobs_run_on_the_event_loop_in_order() -> None:

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 from support.databases import migrated_database
+from support.waiting import eventually
 from treadle.knowledge.query_log import QueryLog
 from treadle.store import Database, DatasetQuery, DocumentSegment, new_id, utcnow
 
-from .indexing_world import eventually
 from .retrieval_rows import DocumentRows, add_dataset, add_document, add_tenant
 
 

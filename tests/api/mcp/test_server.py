@@ -21,6 +21,7 @@ from sqlalchemy import select
 from support.dsl import SLOW_WORKFLOW
 from support.local_server import serving_here
 from support.service_api import INLINE_PLUGINS, ServiceApi, service_api
+from support.waiting import eventually
 from treadle.runtime import McpServerError, McpServers
 from treadle.store import Conversation, Message, WorkflowRun
 
@@ -234,13 +235,10 @@ async def test_a_call_the_client_cancels_stops_the_run(published: Published, mod
                 await client.call_tool("Slow", {}, progress_callback=on_progress)
     assert "Running LLM" in started
 
-    async def status() -> str | None:
+    async def ended() -> str | None:
+        """The run's status once it has ended."""
         async with published.api.db.session() as session:
             run = await session.scalar(select(WorkflowRun).where(WorkflowRun.app_id == published.api.apps["Slow"]))
-        return None if run is None else run.status
+        return None if run is None or run.status == "running" else run.status
 
-    for _ in range(100):
-        if await status() not in (None, "running"):
-            break
-        await asyncio.sleep(0.05)
-    assert await status() == "stopped"
+    assert await eventually(ended, what="the run ended") == "stopped"
