@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 from treadle.config import ExtraPlugin, PluginSettings
 from treadle.plugins import FIRST_PARTY_GROUP, GroupPlan, PluginSpec, plan_groups
+from treadle.plugins.placement import FIRST_PARTY_DISTRIBUTIONS
 
 #: Only the first-party plugins, so that other distributions installed in the environment do not matter.
 FIRST_PARTY = ["fake", "basic-tools"]
@@ -27,6 +31,7 @@ def test_first_party_plugins_share_one_host_process_by_default() -> None:
         "json-process",
         "local-embeddings",
         "local-storage",
+        "mcp-tools",
         "openapi-tools",
         "pgvector-store",
         "qdrant-store",
@@ -43,6 +48,18 @@ def test_first_party_plugins_share_one_host_process_by_default() -> None:
     assert specs["fake"].distribution == "treadle-plugin-fake"
     assert specs["basic-tools"].distribution == "treadle-plugin-basic-tools"
     assert all(spec.first_party and spec.version and not spec.path for spec in specs.values())
+
+
+def test_every_plugin_of_this_repository_is_first_party() -> None:
+    """A plugin added under plugins/ shares the first-party host unless it is listed: one missed
+    (the MCP client tools, once) got a host process of its own."""
+    root = Path(__file__).resolve().parents[2] / "plugins"
+    names = set()
+    for pyproject in root.glob("*/*/pyproject.toml"):
+        names.add(tomllib.loads(pyproject.read_text())["project"]["name"])
+    assert len(names) >= 20
+    assert names - FIRST_PARTY_DISTRIBUTIONS == set()
+    assert FIRST_PARTY_DISTRIBUTIONS - names == set()
 
 
 def test_placement_moves_a_plugin_inline() -> None:

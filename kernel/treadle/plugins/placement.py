@@ -39,6 +39,7 @@ FIRST_PARTY_DISTRIBUTIONS = frozenset(
         "treadle-plugin-llm-nodes",
         "treadle-plugin-knowledge-nodes",
         "treadle-plugin-openapi-tools",
+        "treadle-plugin-mcp-tools",
         "treadle-plugin-agent-nodes",
         "treadle-plugin-json-process",
         "treadle-plugin-text-tools",
