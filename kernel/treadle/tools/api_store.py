@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..models.encryption import SecretCipher
 from .api_request import ApiToolCredentials
+from .local_stores import KeyedMemoryStore, LazySQLiteFile
 
 __all__ = [
     "ApiToolProvider",
@@ -68,23 +66,14 @@ class ApiToolStore(Protocol):
         """Remove the provider; False if there was none."""
 
 
-class MemoryApiToolStore:
-    """Providers in a dict: gone when the process ends."""
+class MemoryApiToolStore(KeyedMemoryStore[ApiToolProvider]):
+    """Providers in a dict, by name: gone when the process ends."""
 
     def __init__(self) -> None:
-        self._providers: dict[tuple[str, str], ApiToolProvider] = {}
-
-    async def get(self, tenant_id: str, name: str) -> ApiToolProvider | None:
-        return self._providers.get((tenant_id, name))
+        super().__init__(lambda provider: provider.name)
 
     async def providers(self, tenant_id: str) -> list[ApiToolProvider]:
-        return sorted((p for (t, _), p in self._providers.items() if t == tenant_id), key=lambda p: p.name)
-
-    async def save(self, provider: ApiToolProvider) -> None:
-        self._providers[(provider.tenant_id, provider.name)] = replace(provider, updated_at=time.time())
-
-    async def delete(self, tenant_id: str, name: str) -> bool:
-        return self._providers.pop((tenant_id, name), None) is not None
+        return self.all_of(tenant_id)
 
 
 _SCHEMA = """
@@ -114,25 +103,8 @@ class SQLiteApiToolStore:
         return f"api_tool_provider/{provider_id}/api_key_value"
 
     def __init__(self, path: str | Path, cipher: SecretCipher) -> None:
-        self.path = Path(path)
+        self.file = LazySQLiteFile(path, lambda db: db.execute(_SCHEMA))
         self.cipher = cipher
-        self._ready = False
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # The file (and the data directory) are made on first use, not when the server starts.
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path)
-        if not self._ready:
-            with db:
-                db.execute(_SCHEMA)
-            self._ready = True
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
 
     def _row(self, row: tuple[Any, ...]) -> ApiToolProvider:
         tenant_id, name, provider_id, spec, spec_url, meta, credentials, secret, updated_at = row
@@ -151,14 +123,14 @@ class SQLiteApiToolStore:
         )
 
     def _get(self, tenant_id: str, name: str) -> ApiToolProvider | None:
-        with self._connect() as db:
+        with self.file.connect() as db:
             row = db.execute(
                 f"SELECT {_COLUMNS} FROM api_tool_providers WHERE tenant_id = ? AND name = ?", (tenant_id, name)
             ).fetchone()
         return None if row is None else self._row(row)
 
     def _providers(self, tenant_id: str) -> list[ApiToolProvider]:
-        with self._connect() as db:
+        with self.file.connect() as db:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM api_tool_providers WHERE tenant_id = ? ORDER BY name", (tenant_id,)
             ).fetchall()
@@ -168,7 +140,7 @@ class SQLiteApiToolStore:
         secret = provider.credentials.secret
         sealed = self.cipher.encrypt(provider.tenant_id, secret, context=self._context(provider.id)) if secret else ""
         meta = {key: getattr(provider, key) for key in _META}
-        with self._connect() as db:
+        with self.file.connect() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO api_tool_providers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -185,7 +157,7 @@ class SQLiteApiToolStore:
             )
 
     def _delete(self, tenant_id: str, name: str) -> bool:
-        with self._connect() as db:
+        with self.file.connect() as db:
             cursor = db.execute("DELETE FROM api_tool_providers WHERE tenant_id = ? AND name = ?", (tenant_id, name))
         return cursor.rowcount > 0
 

@@ -14,13 +14,13 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..models.encryption import SecretCipher
+from .local_stores import KeyedMemoryStore, LazySQLiteFile
 
 __all__ = [
     "McpOAuth",
@@ -145,28 +145,19 @@ class McpServerStore(Protocol):
         """The server, of whichever workspace, whose sign-in under way has ``oauth.state_hash``, or None."""
 
 
-class MemoryMcpServerStore:
-    """Servers in a dict: gone when the process ends."""
+class MemoryMcpServerStore(KeyedMemoryStore[McpServer]):
+    """Servers in a dict, by Server ID: gone when the process ends."""
 
     def __init__(self) -> None:
-        self._servers: dict[tuple[str, str], McpServer] = {}
-
-    async def get(self, tenant_id: str, server_id: str) -> McpServer | None:
-        return self._servers.get((tenant_id, server_id))
+        super().__init__(lambda server: server.server_id)
 
     async def servers(self, tenant_id: str) -> list[McpServer]:
-        return sorted((s for (t, _), s in self._servers.items() if t == tenant_id), key=lambda s: s.server_id)
-
-    async def save(self, server: McpServer) -> None:
-        self._servers[(server.tenant_id, server.server_id)] = replace(server, updated_at=time.time())
-
-    async def delete(self, tenant_id: str, server_id: str) -> bool:
-        return self._servers.pop((tenant_id, server_id), None) is not None
+        return self.all_of(tenant_id)
 
     async def by_oauth_state(self, state_hash: str) -> McpServer | None:
         if not state_hash:
             return None
-        return next((s for s in self._servers.values() if s.oauth.state_hash == state_hash), None)
+        return next((s for s in self.every() if s.oauth.state_hash == state_hash), None)
 
 
 _SCHEMA = """
@@ -192,6 +183,15 @@ _SETTINGS = (
 )
 
 
+def _prepare(db: sqlite3.Connection) -> None:
+    """The table, with the columns a ``tools.db`` made before OAuth lacks added."""
+    db.execute(_SCHEMA)
+    present = {row[1] for row in db.execute("PRAGMA table_info(mcp_tool_servers)")}
+    for column in _ADDED:
+        if column not in present:
+            db.execute(f"ALTER TABLE mcp_tool_servers ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+
+
 class SQLiteMcpServerStore:
     """Servers in a SQLite file; their headers are stored encrypted by ``cipher``, never in the clear."""
 
@@ -201,28 +201,8 @@ class SQLiteMcpServerStore:
         return f"mcp_tool_server/{record_id}/{part}"
 
     def __init__(self, path: str | Path, cipher: SecretCipher) -> None:
-        self.path = Path(path)
+        self.file = LazySQLiteFile(path, _prepare)
         self.cipher = cipher
-        self._ready = False
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # The file is made on first use, not when the server starts.
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path)
-        try:
-            with db:
-                if not self._ready:
-                    db.execute(_SCHEMA)
-                    present = {row[1] for row in db.execute("PRAGMA table_info(mcp_tool_servers)")}
-                    for column in _ADDED:
-                        if column not in present:
-                            db.execute(f"ALTER TABLE mcp_tool_servers ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
-                    self._ready = True
-                yield db
-        finally:
-            db.close()
 
     def _row(self, row: tuple[Any, ...]) -> McpServer:
         tenant_id, server_id, record_id, settings, headers, updated_at, oauth, oauth_state = row
@@ -257,7 +237,7 @@ class SQLiteMcpServerStore:
         )
 
     def _query(self, where: str, *args: str) -> list[McpServer]:
-        with self._connect() as db:
+        with self.file.connect() as db:
             rows = db.execute(f"SELECT {_COLUMNS} FROM mcp_tool_servers WHERE {where} ORDER BY server_id", args)
             return [self._row(row) for row in rows.fetchall()]
 
@@ -278,11 +258,11 @@ class SQLiteMcpServerStore:
             )
         row = (server.tenant_id, server.server_id, server.id, json.dumps(data), sealed, time.time(), sealed_oauth,
                server.oauth.state_hash)
-        with self._connect() as db:
+        with self.file.connect() as db:
             db.execute(f"INSERT OR REPLACE INTO mcp_tool_servers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def _delete(self, tenant_id: str, server_id: str) -> bool:
-        with self._connect() as db:
+        with self.file.connect() as db:
             cursor = db.execute(
                 "DELETE FROM mcp_tool_servers WHERE tenant_id = ? AND server_id = ?", (tenant_id, server_id)
             )
